@@ -151,8 +151,6 @@ export class Fsm {
   /** Identifier and options of our outstanding Configure-Request. */
   private requestId = -1;
   private requestOptions: ConfigOption[] = [];
-  /** A reply to the outstanding request was already processed (pppd's seen_ack). */
-  private replySeen = false;
   private naksSinceAck = 0;
   private terminateId = -1;
   private terminateReason = '';
@@ -392,7 +390,12 @@ export class Fsm {
   }
 
   private receiveConfigureAck(packet: ControlPacket): void {
-    if (packet.identifier !== this.requestId || this.replySeen) {
+    if (this.answerWhenNotNegotiating(packet)) return;
+    // RFC 1661 §5.2: only a reply to our last Configure-Request is valid. A second
+    // valid Ack in Ack-Rcvd or Opened is the table's crossed connection ("x"):
+    // renegotiate, as the RFC says (pppd drops it instead; on serial and GRE links,
+    // which drop duplicates, the two never differ).
+    if (packet.identifier !== this.requestId) {
       this.counters.discarded++;
       return;
     }
@@ -402,14 +405,7 @@ export class Fsm {
       this.counters.discarded++;
       return;
     }
-    this.replySeen = true;
     switch (this.stateValue) {
-      case 'closed':
-      case 'stopped':
-        return this.sta(packet.identifier);
-      case 'closing':
-      case 'stopping':
-        return;
       case 'req-sent':
         this.handler.acked(decoded.value);
         this.irc(true);
@@ -433,36 +429,41 @@ export class Fsm {
     }
   }
 
+  /**
+   * RCA/RCN outside a negotiation: Closed and Stopped answer Terminate-Ack (the peer
+   * must learn we are not negotiating), Closing and Stopping ignore it (RFC 1661 §4.1).
+   */
+  private answerWhenNotNegotiating(packet: ControlPacket): boolean {
+    switch (this.stateValue) {
+      case 'closed':
+      case 'stopped':
+        this.sta(packet.identifier);
+        return true;
+      case 'closing':
+      case 'stopping':
+        return true;
+      default:
+        return false;
+    }
+  }
+
   private receiveNakOrReject(packet: ControlPacket): void {
-    if (packet.identifier !== this.requestId || this.replySeen) {
+    if (this.answerWhenNotNegotiating(packet)) return;
+    if (packet.identifier !== this.requestId) {
       this.counters.discarded++;
       return;
     }
     const decoded = decodeOptions(packet.data);
-    if (!decoded.ok) {
+    const valid =
+      decoded.ok &&
+      (packet.code === Code.CONFIGURE_NAK
+        ? this.handler.naked(decoded.value)
+        : this.handler.rejected(decoded.value));
+    if (!valid) {
       this.counters.discarded++;
       return;
     }
-    const applies =
-      this.stateValue === 'req-sent' ||
-      this.stateValue === 'ack-rcvd' ||
-      this.stateValue === 'ack-sent' ||
-      this.stateValue === 'opened';
-    if (applies) {
-      const valid =
-        packet.code === Code.CONFIGURE_NAK
-          ? this.handler.naked(decoded.value)
-          : this.handler.rejected(decoded.value);
-      if (!valid) {
-        this.counters.discarded++;
-        return;
-      }
-    }
-    this.replySeen = true;
     switch (this.stateValue) {
-      case 'closed':
-      case 'stopped':
-        return this.sta(packet.identifier);
       case 'req-sent':
       case 'ack-sent':
         this.irc(true);
@@ -630,7 +631,6 @@ export class Fsm {
     }
     this.requestOptions = this.handler.ourOptions();
     this.requestId = this.takeId();
-    this.replySeen = false;
     this.restartCounter--;
     this.deadline = this.ctx.now() + this.config.restartMs;
     this.counters.configureRequestsSent++;
