@@ -45,6 +45,8 @@ export interface SessionDriverOptions {
   readonly onIpError?: (error: Error) => void;
   /** Monotonic milliseconds. */
   readonly clock?: () => number;
+  /** Sees every frame in both directions (captures); off the hot path when absent. */
+  readonly tap?: (direction: 'sent' | 'rcvd', frame: Buffer) => void;
 }
 
 export class SessionDriver {
@@ -57,9 +59,11 @@ export class SessionDriver {
   private finishWaiters: (() => void)[] = [];
   readonly startedAt = Date.now();
   private readonly clock: () => number;
+  private tapFn: ((direction: 'sent' | 'rcvd', frame: Buffer) => void) | undefined;
 
   constructor(private readonly options: SessionDriverOptions) {
     this.clock = options.clock ?? (() => performance.now());
+    this.tapFn = options.tap;
   }
 
   get session(): PppSession {
@@ -95,7 +99,14 @@ export class SessionDriver {
   /** Host → peer: frame one IP packet and send it. */
   sendIp(packet: Buffer): void {
     const frame = this.options.session.encapsulateIp(packet);
-    if (frame !== undefined) this.options.link.send(frame);
+    if (frame === undefined) return;
+    this.tapFn?.('sent', frame);
+    this.options.link.send(frame);
+  }
+
+  /** Install or remove a frame tap at run time (`branchlink capture`). */
+  setTap(tap: ((direction: 'sent' | 'rcvd', frame: Buffer) => void) | undefined): void {
+    this.tapFn = tap;
   }
 
   /** Close administratively; resolves when the session is Dead and the link released. */
@@ -118,6 +129,7 @@ export class SessionDriver {
   }
 
   private onFrame(frame: Buffer): void {
+    this.tapFn?.('rcvd', frame);
     const packet = this.options.session.handleFrame(frame, this.clock());
     if (packet !== undefined) {
       this.ip?.write(packet);
@@ -128,7 +140,10 @@ export class SessionDriver {
 
   private flush(): void {
     const s = this.options.session;
-    for (let f = s.pollTransmit(); f !== undefined; f = s.pollTransmit()) this.options.link.send(f);
+    for (let f = s.pollTransmit(); f !== undefined; f = s.pollTransmit()) {
+      this.tapFn?.('sent', f);
+      this.options.link.send(f);
+    }
     for (let r = s.pollAuthRequest(); r !== undefined; r = s.pollAuthRequest())
       this.authenticate(r.token, r.request);
     for (let e = s.pollEvent(); e !== undefined; e = s.pollEvent()) this.handleEvent(e);
