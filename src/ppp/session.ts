@@ -20,7 +20,13 @@ import {
 } from './auth/chap.js';
 import { chapMd5Response } from './auth/chap-md5.js';
 import { type AuthContext, type AuthTimers, DEFAULT_AUTH_TIMERS } from './auth/context.js';
+import {
+  checkMschapV2Success,
+  mschapV1PeerResponse,
+  mschapV2PeerResponse,
+} from './auth/mschap-verify.js';
 import { PapAuthenticatee, PapAuthenticator, type PapVerification } from './auth/pap.js';
+import { CcpHandler } from './ccp.js';
 import type { AuthMethod, Phase, SessionEvent } from './events.js';
 import {
   decodeFrame,
@@ -35,6 +41,9 @@ import { IpcpHandler } from './ipcp.js';
 import { formatIpv4, parseIpv4 } from './ipv4.js';
 import { DEFAULT_MRU, LcpHandler, type LcpNegotiated, sortByStrength } from './lcp.js';
 import { formatPacketLine } from './log.js';
+import { MppeDecrypter, MppeEncrypter } from './mppe.js';
+import type { MppeKeyBits } from './mppe-keys.js';
+import { MPPE_POLICY_OFF, type MppePolicy } from './mppe-option.js';
 import { Code, type ControlPacket, decodeControlPacket } from './packet.js';
 import { Protocol } from './protocol.js';
 import { err, ok } from './result.js';
@@ -80,8 +89,10 @@ export interface SessionConfig {
   readonly trace?: boolean;
   /** Randomness source; a CSPRNG unless a test injects one. */
   readonly random?: (length: number) => Buffer;
-  /** How we answer CHAP challenges; the default does MD5 from `credentials`. */
+  /** How we answer CHAP challenges; the default answers MD5, MS-CHAP and MS-CHAPv2 from `credentials`. */
   readonly chapResponder?: ChapResponder;
+  /** MPPE policy (pppd's require-mppe-128 ...); off when absent. */
+  readonly mppe?: MppePolicy;
 }
 
 export interface SessionCounters {
@@ -100,6 +111,11 @@ export interface SessionCounters {
   /** IP packets we could not send (network not up, too big for the peer's MRU). */
   ipDropped: number;
   protocolRejectsSent: number;
+  /** MPPE packets that could not be decrypted or came out of sequence. */
+  mppeDropped: number;
+  /** Unencrypted IP received while MPPE is in force. */
+  clearDropped: number;
+  ccpResetsSent: number;
 }
 
 interface PendingAuth {
@@ -126,6 +142,20 @@ export class PppSession {
   readonly lcp: Fsm;
   private readonly ipcpHandler: IpcpHandler;
   readonly ipcp: Fsm;
+  private readonly ccpHandler: CcpHandler;
+  readonly ccp: Fsm;
+  private readonly mppePolicy: MppePolicy;
+  private encrypter: MppeEncrypter | undefined;
+  private decrypter: MppeDecrypter | undefined;
+  /** MPPE keys this session will use, from whichever MS-CHAP exchange produced them. */
+  private mppeKeys: MppeMasterKeys | undefined;
+  private keysAsAuthenticator: MppeMasterKeys | undefined;
+  private keysAsPeer: MppeMasterKeys | undefined;
+  /** IP may not flow until CCP settles (MPPE up, or given up when optional). */
+  private waitForCcp = false;
+  private ipcpOpen = false;
+  private mppeInfo: { bits: MppeKeyBits; stateful: boolean } | undefined;
+  private peerDns: number[] = [];
 
   private authenticator: PapAuthenticator | ChapAuthenticator | undefined;
   private authenticatee: PapAuthenticatee | ChapAuthenticatee | undefined;
@@ -133,7 +163,6 @@ export class PppSession {
   private authUsDone = false;
   private authDeadline: number | undefined;
   private decision: Extract<AuthDecision, { ok: true }> | undefined;
-  private peerMppeKeys: MppeMasterKeys | undefined;
 
   private echoDeadline: number | undefined;
   private echoOutstanding = 0;
@@ -161,6 +190,9 @@ export class PppSession {
     outOfPhase: 0,
     ipDropped: 0,
     protocolRejectsSent: 0,
+    mppeDropped: 0,
+    clearDropped: 0,
+    ccpResetsSent: 0,
   };
 
   private readonly random: (length: number) => Buffer;
@@ -220,15 +252,14 @@ export class PppSession {
         up: (n) => {
           this.localAddress = n.localAddress;
           this.remoteAddress = n.remoteAddress;
-          this.networkUp = true;
-          this.emit({
-            type: 'ip-up',
-            localAddress: formatIpv4(n.localAddress),
-            remoteAddress: formatIpv4(n.remoteAddress),
-            dns: n.dns.map(formatIpv4),
-          });
+          this.peerDns = n.dns.slice();
+          this.ipcpOpen = true;
+          this.maybeIpUp();
         },
-        down: () => this.ipDown(),
+        down: () => {
+          this.ipcpOpen = false;
+          this.ipDown();
+        },
         finished: (reason) => {
           // pppd: with no network protocol left running, the link has no purpose.
           if (this.phaseValue === 'network')
@@ -237,6 +268,68 @@ export class PppSession {
       },
     );
     this.ipcp = new Fsm(this.ipcpHandler, fsmCtx, this.fsmConfig);
+    this.mppePolicy = config.mppe ?? MPPE_POLICY_OFF;
+    this.ccpHandler = new CcpHandler(this.mppePolicy, {
+      up: (agreed) => {
+        const keys = this.mppeKeys;
+        if (keys === undefined) return;
+        this.encrypter = new MppeEncrypter({
+          startKey: keys.send,
+          bits: agreed.bits,
+          stateful: agreed.stateful,
+        });
+        this.decrypter = new MppeDecrypter({
+          startKey: keys.recv,
+          bits: agreed.bits,
+          stateful: agreed.stateful,
+        });
+        this.mppeInfo = agreed;
+        this.waitForCcp = false;
+        this.emit({ type: 'mppe-up', bits: agreed.bits, stateful: agreed.stateful });
+        this.maybeIpUp();
+      },
+      down: () => this.mppeDown(),
+      finished: (reason) => this.ccpGaveUp(`CCP: ${reason}`),
+      resetRequested: () => this.encrypter?.resetRequested(),
+      refused: (reason) => this.ccpGaveUp(reason),
+    });
+    this.ccp = new Fsm(this.ccpHandler, fsmCtx, this.fsmConfig);
+  }
+
+  /** MPPE in force on this session, for status. */
+  get mppe(): { bits: MppeKeyBits; stateful: boolean } | undefined {
+    return this.mppeInfo;
+  }
+
+  private maybeIpUp(): void {
+    if (this.networkUp || !this.ipcpOpen || this.waitForCcp) return;
+    this.networkUp = true;
+    this.emit({
+      type: 'ip-up',
+      localAddress: formatIpv4(this.localAddress),
+      remoteAddress: formatIpv4(this.remoteAddress),
+      dns: this.peerDns.map(formatIpv4),
+    });
+  }
+
+  private mppeDown(): void {
+    this.encrypter = undefined;
+    this.decrypter = undefined;
+    this.mppeInfo = undefined;
+    if (this.mppePolicy.required && this.phaseValue === 'network') {
+      // Never let IP fall back to the clear on a link that requires MPPE.
+      this.waitForCcp = true;
+      this.ipDown();
+    }
+  }
+
+  private ccpGaveUp(reason: string): void {
+    if (this.mppePolicy.required) {
+      this.deferClose(`MPPE is required but could not be negotiated: ${reason}`);
+      return;
+    }
+    this.waitForCcp = false;
+    this.maybeIpUp();
   }
 
   get phase(): Phase {
@@ -303,12 +396,40 @@ export class PppSession {
         this.counters.outOfPhase++;
         return undefined;
       }
+      if (this.decrypter !== undefined) {
+        // RFC 3078 §4: once MPPE is up, clear datagrams are not accepted.
+        this.counters.clearDropped++;
+        return undefined;
+      }
       this.counters.ipPacketsIn++;
       this.counters.ipBytesIn += information.length;
       return information;
     }
+    if (protocol === Protocol.COMPRESSED && this.decrypter !== undefined) {
+      return this.decrypt(information);
+    }
     this.handleControlFrame(protocol, information);
     this.syncPhase();
+    return undefined;
+  }
+
+  private decrypt(payload: Buffer): Buffer | undefined {
+    const result = this.decrypter!.decrypt(payload);
+    if (result.kind === 'ok') {
+      if (result.protocol !== Protocol.IP || !this.networkUp) {
+        this.counters.outOfPhase++;
+        return undefined;
+      }
+      this.counters.ipPacketsIn++;
+      this.counters.ipBytesIn += result.information.length;
+      return result.information;
+    }
+    this.counters.mppeDropped++;
+    if (result.kind === 'needs-reset') {
+      // RFC 3078 §8: ask the sender to flush; it answers with a packet that has A set.
+      this.counters.ccpResetsSent++;
+      this.ccp.sendWithNewId(Code.RESET_REQUEST);
+    }
     return undefined;
   }
 
@@ -318,6 +439,7 @@ export class PppSession {
       this.counters.ipDropped++;
       return undefined;
     }
+    if (this.encrypter !== undefined) return this.encrypt(packet);
     const header = frameHeaderLength(Protocol.IP, this.sendOptions);
     const out = Buffer.allocUnsafe(header + packet.length);
     writeFrameHeader(out, Protocol.IP, this.sendOptions);
@@ -329,10 +451,25 @@ export class PppSession {
     return out;
   }
 
+  private encrypt(packet: Buffer): Buffer {
+    const header = frameHeaderLength(Protocol.COMPRESSED, this.sendOptions);
+    // Header, MPPE header (2), the encrypted 2-octet protocol, the packet.
+    const out = Buffer.allocUnsafe(header + 4 + packet.length);
+    writeFrameHeader(out, Protocol.COMPRESSED, this.sendOptions);
+    const written = this.encrypter!.encryptInto(Protocol.IP, packet, out, header);
+    this.counters.ipPacketsOut++;
+    this.counters.ipBytesOut += packet.length;
+    this.counters.framesOut++;
+    const frame = out.subarray(0, header + written);
+    this.counters.bytesOut += frame.length;
+    return frame;
+  }
+
   handleTimeout(now: number): void {
     this.nowMs = now;
     this.lcp.handleTimeout(now);
     this.ipcp.handleTimeout(now);
+    this.ccp.handleTimeout(now);
     this.authenticator?.handleTimeout(now);
     if (this.authenticatee instanceof PapAuthenticatee) this.authenticatee.handleTimeout(now);
     if (this.authDeadline !== undefined && now >= this.authDeadline) {
@@ -357,6 +494,7 @@ export class PppSession {
     };
     consider(this.lcp.timeout);
     consider(this.ipcp.timeout);
+    consider(this.ccp.timeout);
     consider(this.authenticator?.timeout);
     if (this.authenticatee instanceof PapAuthenticatee) consider(this.authenticatee.timeout);
     consider(this.authDeadline);
@@ -413,6 +551,15 @@ export class PppSession {
       case Protocol.PAP:
       case Protocol.CHAP:
         return this.receiveAuth(protocol, information);
+      case Protocol.CCP:
+        if (this.mppePolicy.bits.length === 0 || this.phaseValue !== 'network') {
+          // We do no compression or encryption: RFC 1661 §5.7 Protocol-Reject.
+          if (this.mppePolicy.bits.length === 0)
+            return this.sendProtocolReject(protocol, information);
+          this.counters.outOfPhase++;
+          return;
+        }
+        return this.receiveNcp(this.ccp, protocol, information);
       case Protocol.IPCP: {
         if (this.phaseValue !== 'network') {
           this.counters.outOfPhase++;
@@ -430,6 +577,16 @@ export class PppSession {
       default:
         return this.sendProtocolReject(protocol, information);
     }
+  }
+
+  private receiveNcp(fsm: Fsm, protocol: number, information: Buffer): void {
+    const packet = decodeControlPacket(information);
+    if (!packet.ok) {
+      this.counters.malformed++;
+      return;
+    }
+    this.trace('rcvd', protocol, information);
+    fsm.receive(packet.value);
   }
 
   private receiveAuth(protocol: number, information: Buffer): void {
@@ -469,6 +626,8 @@ export class PppSession {
       this.lcp.protocolRejected();
     } else if (protocol === Protocol.IPCP || protocol === Protocol.IP) {
       this.ipcp.protocolRejected();
+    } else if (protocol === Protocol.CCP || protocol === Protocol.COMPRESSED) {
+      this.ccp.protocolRejected();
     }
   }
 
@@ -524,6 +683,11 @@ export class PppSession {
     this.peerMru = DEFAULT_MRU;
     this.ipcp.down();
     this.ipcp.close('LCP down');
+    this.ccp.down();
+    this.ccp.close('LCP down');
+    this.ipcpOpen = false;
+    this.waitForCcp = false;
+    this.mppeKeys = undefined;
   }
 
   private lcpFinished(reason: string): void {
@@ -557,7 +721,7 @@ export class PppSession {
     if (c === undefined || !this.config.authAllowed.includes(method)) return false;
     if (this.config.chapResponder !== undefined && method !== 'pap') return true;
     if (method === 'pap' || method === 'chap-md5') return c.password !== undefined;
-    return false;
+    return c.password !== undefined || c.ntHash?.length === 16;
   }
 
   private authPhaseMs(): number {
@@ -568,7 +732,9 @@ export class PppSession {
     this.authPeerDone = n.authPeerWith === undefined;
     this.authUsDone = n.authUsWith === undefined;
     this.decision = undefined;
-    this.peerMppeKeys = undefined;
+    this.mppeKeys = undefined;
+    this.keysAsAuthenticator = undefined;
+    this.keysAsPeer = undefined;
     if (this.authPeerDone && this.authUsDone) return this.enterNetwork();
     this.authDeadline = this.nowMs + this.authPhaseMs();
 
@@ -615,7 +781,7 @@ export class PppSession {
           this.authCtx,
           usMethod,
           credentials.name,
-          this.config.chapResponder ?? md5Responder(credentials),
+          this.config.chapResponder ?? defaultResponder(credentials, this.random),
           outcome,
         );
       }
@@ -653,6 +819,7 @@ export class PppSession {
           this.sessionDeadline = this.nowMs + this.decision.sessionTimeout * 1000;
         if (this.decision?.remoteAddress)
           this.ipcpHandler.assignedRemote = addressOrZero(this.decision.remoteAddress);
+        if (this.decision?.mppeKeys) this.keysAsAuthenticator = this.decision.mppeKeys;
         this.authProgress();
       },
       failed: (reason: string) => {
@@ -673,7 +840,7 @@ export class PppSession {
       succeeded: (name: string) => {
         this.authUsDone = true;
         if (this.authenticatee instanceof ChapAuthenticatee)
-          this.peerMppeKeys = this.authenticatee.mppeKeys;
+          this.keysAsPeer = this.authenticatee.mppeKeys;
         this.emit({ type: 'auth-success', role: 'peer', method, peerName: name });
         this.authProgress();
       },
@@ -698,8 +865,33 @@ export class PppSession {
 
   // ── Network ──────────────────────────────────────────────────────────────
 
+  /**
+   * RFC 3079 derives keys from one MS-CHAP exchange. When both sides authenticated
+   * each other there are two; both ends pick the exchange in which the side with the
+   * larger LCP Magic-Number was the authenticator, so they agree without talking.
+   */
+  private chooseMppeKeys(): MppeMasterKeys | undefined {
+    const mine = this.keysAsAuthenticator;
+    const theirs = this.keysAsPeer;
+    if (mine === undefined || theirs === undefined) return mine ?? theirs;
+    const n = this.lcpHandler.negotiated;
+    return n.magic >>> 0 > n.peerMagic >>> 0 ? mine : theirs;
+  }
+
   private enterNetwork(): void {
     this.setPhase('network');
+    this.mppeKeys = this.chooseMppeKeys();
+    const mppeWanted = this.mppePolicy.bits.length > 0;
+    if (mppeWanted && this.mppeKeys === undefined) {
+      if (this.mppePolicy.required) {
+        this.deferClose('MPPE is required but no MS-CHAP authentication gave keys for it');
+        return;
+      }
+    } else if (mppeWanted) {
+      this.waitForCcp = true;
+      this.ccp.open();
+      this.ccp.up();
+    }
     this.ipcp.open();
     this.ipcp.up();
   }
@@ -766,12 +958,33 @@ function addressOrZero(text: string | undefined): number {
   return parseIpv4(text) ?? 0;
 }
 
-/** The default CHAP responder: MD5 from a plain password. */
-export function md5Responder(credentials: PeerCredentials): ChapResponder {
+/** The default CHAP responder: MD5 from the password; MS-CHAP from the password or NT hash. */
+export function defaultResponder(
+  credentials: PeerCredentials,
+  random: (n: number) => Buffer,
+): ChapResponder {
   return ({ method, identifier, challenge }) => {
-    if (method !== 'chap-md5') return err('unsupported', `${method} needs an MS-CHAP responder`);
-    if (credentials.password === undefined)
-      return err('no-secret', 'CHAP-MD5 needs the password, not an NT hash');
-    return ok({ value: chapMd5Response(identifier, credentials.password, challenge) });
+    if (method === 'chap-md5') {
+      if (credentials.password === undefined)
+        return err('no-secret', 'CHAP-MD5 needs the password, not an NT hash');
+      return ok({ value: chapMd5Response(identifier, credentials.password, challenge) });
+    }
+    if (method === 'mschap') {
+      const r = mschapV1PeerResponse({ credentials, challenge });
+      return r.ok ? ok({ value: r.value.value, mppeKeys: r.value.mppeKeys }) : r;
+    }
+    const r = mschapV2PeerResponse({
+      credentials,
+      authenticatorChallenge: challenge,
+      peerChallenge: random(16),
+      identifier,
+    });
+    if (!r.ok) return r;
+    const expected = r.value.expectedAuthenticatorResponse;
+    return ok({
+      value: r.value.value,
+      mppeKeys: r.value.mppeKeys,
+      checkSuccess: (message: Buffer) => checkMschapV2Success(expected, message).ok,
+    });
   };
 }
