@@ -91,7 +91,9 @@ describe('RFC 3079 §3.5 MS-CHAPv2 key derivation', () => {
 });
 
 describe('RFC 3079 §2 MS-CHAPv1 key derivation', () => {
-  // RFC 3079 §2.5.3 sample: password "clientPass", challenge 102DB5DF085D3041.
+  // RFC 3079 §2.5.3 sample (password "clientPass", challenge 102DB5DF085D3041), values as an
+  // independent Node MS-CHAP library's test suite quotes them; pppd's mppe_set_chapv1 and
+  // the kernel's initial rekey compute the same chain.
   const challenge = hex('102DB5DF085D3041');
 
   it('Get_Start_Key = A8947850CFC0ACC1D1789FB62DDCDDB0', () => {
