@@ -25,6 +25,7 @@ import {
   renderIssues,
   renderPath,
 } from '../secrets/file-errors.js';
+import { RadiusConfigSchema } from '../secrets/radius/config.js';
 import { strict } from '../secrets/schema.js';
 
 export type { ConfigError } from '../secrets/file-errors.js';
@@ -54,6 +55,7 @@ export const MPPE_TOKENS = [
   'nomppe-128',
   'mppe-stateful',
   'nomppe-stateful',
+  'mppe-prefer-stateful',
 ] as const;
 export type MppeToken = (typeof MPPE_TOKENS)[number];
 
@@ -361,6 +363,8 @@ export const ConfigFileSchema = strict({
       .default('auto'),
   }).prefault({}),
   links: z.array(z.unknown(), { error: msg('must be a list of links') }).default([]),
+  /** RADIUS authentication and accounting (src/secrets/radius); absent = local secrets only. */
+  radius: RadiusConfigSchema.optional(),
 });
 
 export type Config = Omit<z.output<typeof ConfigFileSchema>, 'links'> & { links: LinkConfig[] };

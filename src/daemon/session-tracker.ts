@@ -48,7 +48,13 @@ export class SessionTracker {
         this.remoteIp = null;
         break;
       case 'mppe-up':
-        this.mppe = `${event.bits}-bit ${event.stateful ? 'stateful' : 'stateless'}`;
+        {
+          const mode = (d: { bits: number; stateful: boolean }) =>
+            `${d.bits}-bit ${d.stateful ? 'stateful' : 'stateless'}`;
+          const send = mode(event);
+          const recv = mode(event.recv);
+          this.mppe = send === recv ? send : `send ${send}, receive ${recv}`;
+        }
         break;
       case 'terminated':
         this.lastReason = event.reason;

@@ -4,15 +4,15 @@
  * stateful MPPE after loss.
  */
 import type { Fsm, FsmHandler, RequestVerdict } from './fsm.js';
-import type { MppeKeyBits } from './mppe-keys.js';
 import {
   CCP_OPTION_MPPE,
   decodeMppeOptionValue,
   encodeMppeOptionValue,
+  type MppeDirection,
   type MppeOptionRepr,
   type MppePolicy,
   mppeAfterNak,
-  mppeAgreed,
+  mppeDirections,
   mppeRequestOption,
   negotiateMppe,
 } from './mppe-option.js';
@@ -20,7 +20,7 @@ import { Code, type ConfigOption, type ControlPacket, option } from './packet.js
 import { Protocol } from './protocol.js';
 
 export interface CcpEvents {
-  up(agreed: { bits: MppeKeyBits; stateful: boolean }): void;
+  up(agreed: { send: MppeDirection; recv: MppeDirection }): void;
   down(): void;
   finished(reason: string): void;
   /** The peer lost packets (stateful MPPE): our next packet must be flushed. */
@@ -139,7 +139,7 @@ export class CcpHandler implements FsmHandler {
       this.events.refused('MPPE was not agreed in both directions');
       return;
     }
-    const agreed = mppeAgreed(this.ours, this.theirs);
+    const agreed = mppeDirections(this.ours, this.theirs);
     if (!agreed.ok) {
       this.events.refused(agreed.error.reason);
       return;

@@ -26,7 +26,13 @@ export type SessionEvent =
   | { type: 'auth-failure'; role: AuthRole; method: AuthMethod; peerName: string; reason: string }
   | { type: 'ip-up'; localAddress: string; remoteAddress: string; dns: string[] }
   | { type: 'ip-down' }
-  | { type: 'mppe-up'; bits: 40 | 56 | 128; stateful: boolean }
+  /** MPPE in force: `bits`/`stateful` for what we send, `recv` for what we receive. */
+  | {
+      type: 'mppe-up';
+      bits: 40 | 56 | 128;
+      stateful: boolean;
+      recv: { bits: 40 | 56 | 128; stateful: boolean };
+    }
   | { type: 'keepalive-lost'; missed: number }
   /** Link-level parameters agreed by LCP; an async HDLC link applies the ACCMs. */
   | { type: 'link-params'; sendAccm: number; recvAccm: number; mru: number; peerMru: number }

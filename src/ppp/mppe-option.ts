@@ -123,8 +123,13 @@ export interface MppePolicy {
   readonly required: boolean;
   /** Key lengths this router accepts; empty means MPPE is off (we reject option 18). */
   readonly bits: readonly MppeKeyBits[];
-  /** Stateful mode acceptable (pppd `mppe-stateful`); stateless is always tried first. */
+  /** Stateful mode acceptable (pppd `mppe-stateful`); stateless is tried first. */
   readonly statefulAllowed: boolean;
+  /**
+   * Ask for stateful mode in our own Configure-Request, as Windows does
+   * (`mppe-prefer-stateful`, branchlink's own token; pppd has none).
+   */
+  readonly preferStateful?: boolean;
 }
 
 export const MPPE_POLICY_OFF: MppePolicy = { required: false, bits: [], statefulAllowed: false };
@@ -146,6 +151,7 @@ export const MPPE_POLICY_TOKENS = [
   'nomppe-128',
   'mppe-stateful',
   'nomppe-stateful',
+  'mppe-prefer-stateful',
 ] as const;
 
 export type MppePolicyToken = (typeof MPPE_POLICY_TOKENS)[number];
@@ -180,12 +186,16 @@ export function parseMppePolicy(
   if (seen.has('mppe-stateful') && seen.has('nomppe-stateful')) {
     return conflict('mppe-stateful', 'nomppe-stateful');
   }
+  if (seen.has('mppe-prefer-stateful') && seen.has('nomppe-stateful')) {
+    return conflict('mppe-prefer-stateful', 'nomppe-stateful');
+  }
+  const preferStateful = seen.has('mppe-prefer-stateful');
   for (const n of [40, 56, 128] as const) {
     if (seen.has(`require-mppe-${n}`) && seen.has(`nomppe-${n}`)) {
       return conflict(`require-mppe-${n}`, `nomppe-${n}`);
     }
   }
-  const statefulAllowed = seen.has('mppe-stateful');
+  const statefulAllowed = seen.has('mppe-stateful') || preferStateful;
   if (seen.has('nomppe')) return ok({ ...MPPE_POLICY_OFF });
 
   let required: boolean;
@@ -208,14 +218,25 @@ export function parseMppePolicy(
     );
   }
   const sorted = [...bits].sort((a, b) => b - a);
-  return ok({ required, bits: sorted, statefulAllowed });
+  return ok({
+    required,
+    bits: sorted,
+    statefulAllowed,
+    ...(preferStateful ? { preferStateful } : {}),
+  });
 }
 
 /** pppd tokens that reproduce `policy` (for status output and round-trip tests). */
 export function formatMppePolicy(policy: MppePolicy): string[] {
   if (policy.bits.length === 0) return ['nomppe'];
   const tokens = [...policy.bits].sort((a, b) => a - b).map((n) => `require-mppe-${n}`);
-  tokens.push(policy.statefulAllowed ? 'mppe-stateful' : 'nomppe-stateful');
+  tokens.push(
+    policy.preferStateful
+      ? 'mppe-prefer-stateful'
+      : policy.statefulAllowed
+        ? 'mppe-stateful'
+        : 'nomppe-stateful',
+  );
   return tokens;
 }
 
@@ -252,7 +273,7 @@ function strongest(policy: MppePolicy): MppeKeyBits | undefined {
  */
 export function mppeRequestOption(policy: MppePolicy): MppeOptionRepr | undefined {
   const bits = strongest(policy);
-  return bits === undefined ? undefined : optionFor(bits, true);
+  return bits === undefined ? undefined : optionFor(bits, policy.preferStateful !== true);
 }
 
 export type MppeVerdict =
@@ -331,4 +352,30 @@ export function mppeAgreed(
     return err('mppe-mismatch', 'MPPE stateless/stateful differs between directions');
   }
   return ok({ bits: a[0]!, stateful: !ours.stateless });
+}
+
+export interface MppeDirection {
+  readonly bits: MppeKeyBits;
+  readonly stateful: boolean;
+}
+
+/**
+ * After both Configure-Requests were acked, per direction (RFC 1962 §2: each
+ * direction is negotiated on its own; Linux ppp_mppe keeps a compressor and a
+ * decompressor with their own settings): our request sets how we receive, the
+ * peer's how we send. Each must name exactly one key length.
+ */
+export function mppeDirections(
+  ours: MppeOptionRepr,
+  theirs: MppeOptionRepr,
+): Result<{ send: MppeDirection; recv: MppeDirection }> {
+  const a = keyBitsOf(ours);
+  const b = keyBitsOf(theirs);
+  if (a.length !== 1 || b.length !== 1) {
+    return err('mppe-mismatch', 'MPPE needs exactly one key length in each direction');
+  }
+  return ok({
+    recv: { bits: a[0]!, stateful: !ours.stateless },
+    send: { bits: b[0]!, stateful: !theirs.stateless },
+  });
 }

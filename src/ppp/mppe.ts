@@ -258,6 +258,7 @@ export class MppeDecrypter {
       this.rc4.setKey(this.key.sessionKey);
     } else {
       if ((ccount & 0xff) === 0xff && !flushed) return this.drop('not-flushed');
+      const resynchronised = this.discarding;
       if (!this.discarding) {
         const expected = (this.ccount + 1) & CCOUNT_MASK;
         this.ccount = expected;
@@ -280,8 +281,15 @@ export class MppeDecrypter {
         }
         this.discarding = false;
         this.ccount = ccount;
+        this.key.change();
+        this.counters.keyChanges++;
+        this.rc4.setKey(this.key.sessionKey);
+        // A sender rekeys on every flushed packet (Linux ppp_mppe). When one of those was
+        // lost and we asked again, it is ahead of us by the flushed packets we never saw;
+        // find it by trial, a few keys ahead, on the encrypted protocol field.
+        if (!this.plausible(payload)) this.catchUp(payload);
       }
-      if (flushed) {
+      if (flushed && !resynchronised) {
         this.key.change();
         this.counters.keyChanges++;
         this.rc4.setKey(this.key.sessionKey);
@@ -304,6 +312,13 @@ export class MppeDecrypter {
       infoStart = 2;
     } else {
       this.counters.undecryptable++;
+      if (this.stateful && !this.discarding) {
+        // Out of step with the sender's keys: resynchronise as after a loss.
+        this.discarding = true;
+        this.counters.resetsRequested++;
+        this.counters.dropped++;
+        return { kind: 'needs-reset', coherencyCount: ccount };
+      }
       return this.drop('bad-protocol');
     }
     this.counters.packets++;
@@ -321,4 +336,32 @@ export class MppeDecrypter {
     this.counters.dropped++;
     return { kind: 'dropped', reason };
   }
+
+  /** Whether this packet's first two plaintext bytes are a network protocol MPPE carries. */
+  private plausible(payload: Uint8Array): boolean {
+    if (payload.length < MPPE_HEADER_LENGTH + 2) return true;
+    const probe = new Rc4(this.key.sessionKey);
+    const head = Buffer.alloc(2);
+    probe.process(payload, head, MPPE_HEADER_LENGTH, 0, 2);
+    const protocol = (head[0]! << 8) | head[1]!;
+    return (head[1]! & 1) === 1 && mppeEncryptsProtocol(protocol);
+  }
+
+  /** Try up to MAX_CATCH_UP further keys; keep the first that decrypts to a plausible protocol. */
+  private catchUp(payload: Uint8Array): void {
+    const saved = Buffer.from(this.key.sessionKey);
+    for (let i = 1; i <= MAX_CATCH_UP; i++) {
+      this.key.change();
+      if (this.plausible(payload)) {
+        this.counters.keyChanges += i;
+        this.rc4.setKey(this.key.sessionKey);
+        return;
+      }
+    }
+    this.key.sessionKey.set(saved);
+    this.rc4.setKey(this.key.sessionKey);
+  }
 }
+
+/** How many lost flushed packets a resynchronisation can make up for. */
+const MAX_CATCH_UP = 8;

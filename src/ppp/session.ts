@@ -156,6 +156,7 @@ export class PppSession {
   private ipcpOpen = false;
   private mppeInfo: { bits: MppeKeyBits; stateful: boolean } | undefined;
   private peerDns: number[] = [];
+  private lastResetRequest = Number.NEGATIVE_INFINITY;
 
   private authenticator: PapAuthenticator | ChapAuthenticator | undefined;
   private authenticatee: PapAuthenticatee | ChapAuthenticatee | undefined;
@@ -273,19 +274,11 @@ export class PppSession {
       up: (agreed) => {
         const keys = this.mppeKeys;
         if (keys === undefined) return;
-        this.encrypter = new MppeEncrypter({
-          startKey: keys.send,
-          bits: agreed.bits,
-          stateful: agreed.stateful,
-        });
-        this.decrypter = new MppeDecrypter({
-          startKey: keys.recv,
-          bits: agreed.bits,
-          stateful: agreed.stateful,
-        });
-        this.mppeInfo = agreed;
+        this.encrypter = new MppeEncrypter({ startKey: keys.send, ...agreed.send });
+        this.decrypter = new MppeDecrypter({ startKey: keys.recv, ...agreed.recv });
+        this.mppeInfo = agreed.send;
         this.waitForCcp = false;
-        this.emit({ type: 'mppe-up', bits: agreed.bits, stateful: agreed.stateful });
+        this.emit({ type: 'mppe-up', ...agreed.send, recv: agreed.recv });
         this.maybeIpUp();
       },
       down: () => this.mppeDown(),
@@ -425,9 +418,15 @@ export class PppSession {
       return result.information;
     }
     this.counters.mppeDropped++;
-    if (result.kind === 'needs-reset') {
+    const waiting = result.kind === 'dropped' && result.reason === 'awaiting-flush';
+    if (
+      result.kind === 'needs-reset' ||
+      (waiting && this.nowMs - this.lastResetRequest >= this.fsmConfig.restartMs)
+    ) {
       // RFC 3078 §8: ask the sender to flush; it answers with a packet that has A set.
+      // A lost Reset-Request is repeated once per restart period while we still wait.
       this.counters.ccpResetsSent++;
+      this.lastResetRequest = this.nowMs;
       this.ccp.sendWithNewId(Code.RESET_REQUEST);
     }
     return undefined;

@@ -189,6 +189,44 @@ describe('MppeDecrypter', () => {
     expect(rx.counters.resetsRequested).toBe(1);
   });
 
+  it('stateful: catches up when the flushed answer to a Reset-Request is itself lost', () => {
+    const { tx, rx } = pair(128, true);
+    expectOk(rx.decrypt(tx.encrypt(IPV4, Buffer.from('1'))), IPV4, Buffer.from('1'));
+    tx.encrypt(IPV4, Buffer.from('lost'));
+    expect(rx.decrypt(tx.encrypt(IPV4, Buffer.from('3'))).kind).toBe('needs-reset');
+    // First Reset-Request: the sender rekeys for a flushed packet that never arrives.
+    tx.resetRequested();
+    tx.encrypt(IPV4, Buffer.from('flushed but lost'));
+    expect(rx.decrypt(tx.encrypt(IPV4, Buffer.from('6')))).toEqual({
+      kind: 'dropped',
+      reason: 'awaiting-flush',
+    });
+    // Repeated Reset-Request: the sender is now two keys ahead of the receiver.
+    tx.resetRequested();
+    const r = rx.decrypt(tx.encrypt(IPV4, Buffer.from('7')));
+    expectOk(r, IPV4, Buffer.from('7'));
+    for (let i = 0; i < 300; i++) {
+      const p = Buffer.from(`after ${i}`);
+      expectOk(rx.decrypt(tx.encrypt(IPV4, p)), IPV4, p);
+    }
+  });
+
+  it('stateful: a packet under the wrong key puts the receiver back to resynchronising', () => {
+    const { tx, rx } = pair(128, true);
+    const other = new MppeEncrypter({
+      startKey: hex('00112233445566778899aabbccddeeff'),
+      bits: 128,
+      stateful: true,
+    });
+    expectOk(rx.decrypt(tx.encrypt(IPV4, Buffer.from('1'))), IPV4, Buffer.from('1'));
+    other.encrypt(IPV4, Buffer.from('x'));
+    let saw = false;
+    for (let i = 0; i < 50 && !saw; i++)
+      saw = rx.decrypt(other.encrypt(IPV4, Buffer.from('garbage'))).kind === 'needs-reset';
+    expect(saw).toBe(true);
+    expect(rx.awaitingFlush).toBe(true);
+  });
+
   it('stateful: resynchronises on the next flag packet even without a reset', () => {
     const { tx, rx } = pair(128, true);
     for (let i = 0; i < 10; i++) rx.decrypt(tx.encrypt(IPV4, Buffer.from([i])));

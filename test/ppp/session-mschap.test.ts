@@ -56,12 +56,14 @@ describe('MS-CHAP and MPPE between two cores', () => {
         const pair = new BackToBack(a, b, { authA: store, authB: store });
         pair.start();
         expect(pair.runUntil(() => !!a.addresses && !!b.addresses)).toBe(true);
-        expect(pair.eventsOf('a', 'mppe-up')).toEqual([
-          { type: 'mppe-up', bits: 128, stateful: false },
-        ]);
-        expect(pair.eventsOf('b', 'mppe-up')).toEqual([
-          { type: 'mppe-up', bits: 128, stateful: false },
-        ]);
+        const stateless = {
+          type: 'mppe-up',
+          bits: 128,
+          stateful: false,
+          recv: { bits: 128, stateful: false },
+        };
+        expect(pair.eventsOf('a', 'mppe-up')).toEqual([stateless]);
+        expect(pair.eventsOf('b', 'mppe-up')).toEqual([stateless]);
         const frame = a.encapsulateIp(ipPacket(1));
         const decoded = frame ? decodeFrame(frame) : undefined;
         expect(decoded?.ok && decoded.value.protocol).toBe(Protocol.COMPRESSED);
@@ -149,5 +151,78 @@ describe('MS-CHAP and MPPE between two cores', () => {
     // Every packet that arrived decrypted to exactly what was sent.
     for (const p of got) expect(p).toEqual(ipPacket(p.readUInt32BE(4)));
     expect(b.counters.mppeDropped).toBe(0);
+  });
+
+  it('negotiates stateful MPPE-128 when both prefer it, and resynchronises through Reset-Request after loss', () => {
+    const stateful: MppePolicy = {
+      required: true,
+      bits: [128],
+      statefulAllowed: true,
+      preferStateful: true,
+    };
+    const [a, b] = sessions('mschap-v2', 'server-checks', stateful);
+    const pair = new BackToBack(a, b, { authA: store, seed: 11 });
+    pair.start();
+    expect(pair.runUntil(() => !!a.addresses && !!b.addresses)).toBe(true);
+    expect(pair.eventsOf('a', 'mppe-up')[0]).toEqual({
+      type: 'mppe-up',
+      bits: 128,
+      stateful: true,
+      recv: { bits: 128, stateful: true },
+    });
+    for (let i = 0; i < 50; i++) pair.sendIp('a', ipPacket(i));
+    pair.runFor(100);
+    expect(pair.received.b).toEqual(Array.from({ length: 50 }, (_, i) => ipPacket(i)));
+    (pair as unknown as { options: { faults: unknown } }).options.faults = { loss: 0.1 };
+    for (let round = 0; round < 40; round++) {
+      for (let i = 0; i < 10; i++) pair.sendIp('a', ipPacket(1000 + round * 10 + i));
+      pair.runFor(200);
+    }
+    (pair as unknown as { options: { faults: unknown } }).options.faults = {};
+    // The receiver learns it is out of step only from traffic: a few packets trigger
+    // the Reset-Request (repeated once per restart period if it was lost).
+    for (let i = 0; i < 5; i++) {
+      pair.sendIp('a', ipPacket(4000 + i));
+      pair.runFor(1000);
+    }
+    const before = pair.received.b.length;
+    for (let i = 0; i < 20; i++) pair.sendIp('a', ipPacket(5000 + i));
+    pair.runFor(500);
+    // After the lossy stretch, the stream is in sync again: the last 20 all arrive.
+    expect(pair.received.b.slice(before)).toEqual(
+      Array.from({ length: 20 }, (_, i) => ipPacket(5000 + i)),
+    );
+    expect(b.counters.ccpResetsSent).toBeGreaterThan(0);
+    for (const p of pair.received.b) expect(p).toEqual(ipPacket(p.readUInt32BE(4)));
+  });
+
+  it('uses stateful for one direction only when only that side asks for it', () => {
+    const prefer: MppePolicy = {
+      required: true,
+      bits: [128],
+      statefulAllowed: true,
+      preferStateful: true,
+    };
+    const allow: MppePolicy = { required: true, bits: [128], statefulAllowed: true };
+    const [a] = sessions('mschap-v2', 'server-checks', prefer);
+    const [, b] = sessions('mschap-v2', 'server-checks', allow);
+    const pair = new BackToBack(a, b, { authA: store });
+    pair.start();
+    expect(pair.runUntil(() => !!a.addresses && !!b.addresses)).toBe(true);
+    expect(pair.eventsOf('a', 'mppe-up')[0]).toMatchObject({
+      stateful: false,
+      recv: { stateful: true },
+    });
+    expect(pair.eventsOf('b', 'mppe-up')[0]).toMatchObject({
+      stateful: true,
+      recv: { stateful: false },
+    });
+    for (let i = 0; i < 300; i++) {
+      pair.sendIp('a', ipPacket(i));
+      pair.sendIp('b', ipPacket(i));
+    }
+    pair.runFor(500);
+    expect(pair.received.a).toHaveLength(300);
+    expect(pair.received.b).toHaveLength(300);
   });
 });
