@@ -118,6 +118,7 @@ export function renderLegendSvg(): string {
   const height = y + 22;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="DejaVu Sans, Verdana, Arial, sans-serif">`,
+    '<title>branchlink LED legend: what each LED pattern means</title>',
     '<style>',
     '.title{font-size:15px;font-weight:bold;fill:#111827}',
     '.head{font-size:13px;font-weight:bold;fill:#111827}',

@@ -7,12 +7,19 @@
 import { createLedIndicator } from '../leds/board.js';
 import type { LedIndicator } from '../leds/indicator.js';
 import type { LinkGroup } from '../leds/patterns.js';
-import type { PeerCredentials } from '../ppp/auth/authenticator.js';
-import type { SessionEvent } from '../ppp/events.js';
+import type { Authenticator, PeerCredentials } from '../ppp/auth/authenticator.js';
+import type { SessionEvent as CoreEvent, SessionEvent } from '../ppp/events.js';
+import type { PppSession } from '../ppp/session.js';
 import type { IpInterfaceFactory } from '../runtime/session-driver.js';
 import { tunIpFactory } from '../runtime/tun-ip.js';
 import { LocalAuthenticator, logName } from '../secrets/local-authenticator.js';
 import { Lockout } from '../secrets/lockout.js';
+import {
+  type AccountingSession,
+  type RadiusAccounting,
+  terminateCauseFromReason,
+} from '../secrets/radius/accounting.js';
+import { createRadius } from '../secrets/radius/setup.js';
 import { SecretStore } from '../secrets/store.js';
 import {
   type Config,
@@ -69,7 +76,10 @@ export class Service {
     private readonly options: ServiceOptions,
     readonly log: Logger,
     private readonly store: SecretStore,
-    private readonly authenticator: LocalAuthenticator,
+    private readonly local: LocalAuthenticator,
+    private readonly authenticator: Authenticator,
+    private readonly accounting: RadiusAccounting | undefined,
+    private readonly closeRadius: (() => void | Promise<void>) | undefined,
     private readonly lockout: Lockout,
     private readonly leds: LedIndicator,
     private readonly board: { profile: string; ok: boolean; error: string | null },
@@ -88,7 +98,29 @@ export class Service {
       failures: config.secrets.lockout.failures,
       seconds: config.secrets.lockout.seconds,
     });
-    const authenticator = new LocalAuthenticator(store.value, { lockout });
+    const local = new LocalAuthenticator(store.value, { lockout });
+    let authenticator: Authenticator = local;
+    let accounting: RadiusAccounting | undefined;
+    let closeRadius: (() => void | Promise<void>) | undefined;
+    if (config.radius) {
+      const radiusLog = log.child({ component: 'radius' });
+      const r = await createRadius(config.radius, {
+        defaultNasIdentifier: config.name,
+        localAuthenticator: local,
+        logger: {
+          debug: (m: string) => radiusLog.debug(m),
+          info: (m: string) => radiusLog.info(m),
+          warn: (m: string) => radiusLog.warn(m),
+        },
+      });
+      if (!r.ok) {
+        await store.value.close();
+        throw new ServiceStartError(r.error.join('\n'));
+      }
+      authenticator = r.value.authenticator;
+      accounting = r.value.accounting;
+      closeRadius = r.value.close;
+    }
 
     const render =
       options.ledRender === false
@@ -111,7 +143,10 @@ export class Service {
       options,
       log,
       store.value,
+      local,
       authenticator,
+      accounting,
+      closeRadius,
       lockout,
       indicator,
       {
@@ -143,7 +178,7 @@ export class Service {
         user: string | undefined,
         remotename: string | undefined,
       ): PeerCredentials | undefined =>
-        user === undefined ? undefined : this.authenticator.credentialsFor(user, remotename),
+        user === undefined ? undefined : this.local.credentialsFor(user, remotename),
       ipFactory: (link, sessionId) =>
         this.options.ipFactory
           ? this.options.ipFactory(link, sessionId)
@@ -160,6 +195,7 @@ export class Service {
                 this.log.warn({ link: link.name, prefix, reason: e.message }, 'cannot add route'),
             }),
       onSessionEvent: (link, sessionId, event) => this.sessionEvent(link, sessionId, event),
+      observeSession: (_link, _id, session, source) => this.accountingObserver(session, source),
     };
   }
 
@@ -188,6 +224,57 @@ export class Service {
       // The indicator never throws by design; a broken board must not touch a link.
     }
     if (event.type === 'phase') this.primaryChanged(link.name);
+  }
+
+  /**
+   * RADIUS accounting for sessions whose peer we authenticated: Start when IP comes
+   * up, Interim-Updates on their own timer, Stop with the terminate cause.
+   */
+  private accountingObserver(
+    session: PppSession,
+    source: string,
+  ): ((event: CoreEvent) => void) | undefined {
+    const accounting = this.accounting;
+    if (accounting === undefined) return undefined;
+    let user: string | undefined;
+    let open: AccountingSession | undefined;
+    const counters = () => {
+      const c = session.counters;
+      return {
+        inputOctets: c.ipBytesIn,
+        outputOctets: c.ipBytesOut,
+        inputPackets: c.ipPacketsIn,
+        outputPackets: c.ipPacketsOut,
+      };
+    };
+    return (event) => {
+      if (event.type === 'auth-success' && event.role === 'authenticator') user = event.peerName;
+      if (event.type === 'ip-up' && user !== undefined && open === undefined) {
+        const hints = (
+          session.peerDecision as
+            | { accounting?: Parameters<RadiusAccounting['start']>[0]['hints'] }
+            | undefined
+        )?.accounting;
+        open = accounting.start(
+          {
+            userName: user,
+            framedIpAddress: event.remoteAddress,
+            callingStationId: source,
+            ...(hints ? { hints } : {}),
+          },
+          { counters },
+        );
+      }
+      if (event.type === 'terminated' && open !== undefined) {
+        const cause = this.stopping
+          ? 'admin-reboot'
+          : event.reason.startsWith('Killed by administrator')
+            ? 'admin-reset'
+            : terminateCauseFromReason(event.reason);
+        void open.stop(counters(), cause);
+        open = undefined;
+      }
+    };
   }
 
   // ── Failover: a dial-up link backing up a PPTP client ───────────────────
@@ -389,6 +476,7 @@ export class Service {
     for (const [signal, handler] of this.signalHandlers) process.off(signal, handler);
     await Promise.all([...this.runners.values()].map((r) => r.stop(reason).catch(() => {})));
     await this.control?.close();
+    await this.closeRadius?.();
     await this.store.close();
     this.leds.close();
     this.log.info('stopped');

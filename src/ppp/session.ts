@@ -168,6 +168,10 @@ export class PppSession {
   private echoDeadline: number | undefined;
   private echoOutstanding = 0;
   private sessionDeadline: number | undefined;
+  /** RADIUS Idle-Timeout: checked once per period against the packet counters. */
+  private idleDeadline: number | undefined;
+  private idleMs = 0;
+  private idleSnapshot = -1;
 
   private pendingClose: string | undefined;
   /** The first reason the session started to end; reported with `terminated`. */
@@ -340,6 +344,12 @@ export class PppSession {
     return this.lcpHandler.negotiated;
   }
 
+  /** Largest IP packet for the interface: the peer's MRU, capped by RADIUS Framed-MTU. */
+  get ipMtu(): number {
+    const mru = this.lcpHandler.negotiated.peerMru;
+    return this.decision?.mtu ? Math.min(mru, this.decision.mtu) : mru;
+  }
+
   /** The authenticator's decision about the peer, once it authenticated. */
   get peerDecision(): Extract<AuthDecision, { ok: true }> | undefined {
     return this.decision;
@@ -478,6 +488,17 @@ export class PppSession {
       );
     }
     if (this.echoDeadline !== undefined && now >= this.echoDeadline) this.keepaliveTick();
+    if (this.idleDeadline !== undefined && now >= this.idleDeadline) {
+      const c = this.counters;
+      const activity = c.ipPacketsIn + c.ipPacketsOut;
+      if (activity !== this.idleSnapshot) {
+        this.idleSnapshot = activity;
+        this.idleDeadline = now + this.idleMs;
+      } else {
+        this.idleDeadline = undefined;
+        this.close('idle timeout: no traffic');
+      }
+    }
     if (this.sessionDeadline !== undefined && now >= this.sessionDeadline) {
       this.sessionDeadline = undefined;
       this.close('session time limit reached');
@@ -499,6 +520,7 @@ export class PppSession {
     consider(this.authDeadline);
     consider(this.echoDeadline);
     consider(this.sessionDeadline);
+    consider(this.idleDeadline);
     return t;
   }
 
@@ -673,6 +695,7 @@ export class PppSession {
     this.echoDeadline = undefined;
     this.authDeadline = undefined;
     this.sessionDeadline = undefined;
+    this.idleDeadline = undefined;
     this.authenticator = undefined;
     this.authenticatee = undefined;
     this.awaitingToken = 0;
@@ -819,6 +842,10 @@ export class PppSession {
         if (this.decision?.remoteAddress)
           this.ipcpHandler.assignedRemote = addressOrZero(this.decision.remoteAddress);
         if (this.decision?.mppeKeys) this.keysAsAuthenticator = this.decision.mppeKeys;
+        if (this.decision?.idleTimeout) {
+          this.idleMs = this.decision.idleTimeout * 1000;
+          this.idleDeadline = this.nowMs + this.idleMs;
+        }
         this.authProgress();
       },
       failed: (reason: string) => {

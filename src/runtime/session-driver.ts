@@ -196,7 +196,7 @@ export class SessionDriver {
   private openIp(localAddress: string, remoteAddress: string, dns: string[]): void {
     const factory = this.options.openIp;
     if (factory === undefined) return;
-    const mtu = this.options.session.linkOptions.peerMru;
+    const mtu = this.options.session.ipMtu;
     this.ipOpening = factory({
       localAddress,
       remoteAddress,

@@ -26,6 +26,13 @@ export interface LinkHost {
   ipFactory(link: LinkConfig, sessionId: string): IpInterfaceFactory | undefined;
   /** Every session event, for LEDs and the supervisor. */
   onSessionEvent(link: LinkConfig, sessionId: string, event: SessionEvent): void;
+  /** A per-session observer (RADIUS accounting), made when the session starts. */
+  observeSession?(
+    link: LinkConfig,
+    sessionId: string,
+    session: PppSession,
+    source: string,
+  ): ((event: SessionEvent) => void) | undefined;
 }
 
 export interface RunningSession {
@@ -73,6 +80,7 @@ export function launchSession(
     resolveFinished = resolve;
   });
   const ipFactory = host.ipFactory(link, options.id);
+  const observer = host.observeSession?.(link, options.id, session, ppp.source);
   const driver = new SessionDriver({
     session,
     link: ppp,
@@ -83,6 +91,7 @@ export function launchSession(
       tracker.observe(event);
       logEvent(log, event);
       host.onSessionEvent(link, options.id, event);
+      observer?.(event);
       options.onEvent?.(event);
     },
     onIpError: (error) => log.error({ err: error.message }, 'cannot bring up the IP interface'),
