@@ -52,6 +52,8 @@ export interface ServiceOptions {
   readonly handleSignals?: boolean;
 }
 
+const BACKUP_ROUTE_METRIC = 100;
+
 /** A service that cannot start: the reasons, one per line, ready to print. */
 export class ServiceStartError extends Error {}
 
@@ -186,6 +188,9 @@ export class Service {
               ...(link.ppp.mtu !== undefined ? { mtu: link.ppp.mtu } : {}),
               defaultRoute: link.ppp.defaultroute,
               routes: link.ppp.routes,
+              // A backup's routes sit beside its primary's at a worse metric, so both can
+              // be up at once and traffic follows the primary while it is there.
+              metric: link.backupFor !== undefined ? BACKUP_ROUTE_METRIC : 0,
               onUp: (name, up) =>
                 this.log.info(
                   { link: link.name, session: sessionId, interface: name, mtu: up.mtu },

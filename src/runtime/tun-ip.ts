@@ -15,6 +15,8 @@ export interface TunIpOptions {
   readonly defaultRoute?: boolean;
   /** Further prefixes routed through this link. */
   readonly routes?: readonly string[];
+  /** Route metric: a backup link's routes yield to its primary's (lower wins). */
+  readonly metric?: number;
   /** Called with the interface name once it is up (status, logs). */
   readonly onUp?: (name: string, up: IpUp) => void;
   /** Called when a route cannot be added; the interface stays up. */
@@ -33,7 +35,7 @@ export function tunIpFactory(options: TunIpOptions = {}): IpInterfaceFactory {
       const routes = [...(options.defaultRoute ? ['default'] : []), ...(options.routes ?? [])];
       for (const prefix of routes) {
         try {
-          tun.addRoute(prefix);
+          tun.addRoute(prefix, { metric: options.metric ?? 0 });
         } catch (e) {
           options.onRouteError?.(prefix, e instanceof Error ? e : new Error(String(e)));
         }
