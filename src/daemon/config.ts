@@ -214,11 +214,13 @@ export const DialLinkSchema = strict({
   ...commonShape({ mru: 1500, require: [] }),
   device: absPath('the serial device, like "/dev/ttyUSB0"'),
   speed: int(300, 4_000_000).default(115200),
+  modem: bool().default(true),
   number: z
     .string({ error: msg("is required for role 'dial': the number to dial, in quotes") })
     .regex(DIAL_NUMBER, {
       error: msg('may contain only digits, spaces and the dial modifiers * # , + ( ) - W P T ! @'),
-    }),
+    })
+    .optional(),
   init: z
     .array(z.string({ error: msg('must be an AT command string') }).max(256), {
       error: msg('must be a list of AT command strings'),
@@ -231,12 +233,24 @@ export const DialLinkSchema = strict({
   dialPrefix: z
     .enum(['ATDT', 'ATDP'], { error: msg('must be "ATDT" (tone) or "ATDP" (pulse)') })
     .default('ATDT'),
+}).superRefine((link, ctx) => {
+  // A direct serial line (null-modem cable) dials nothing.
+  if (link.modem && link.number === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['number'],
+      message: msg(
+        'is required for role \'dial\': the number to dial, in quotes (or "modem": false for a direct line)',
+      ),
+    });
+  }
 });
 
 export const AnswerLinkSchema = strict({
   type: z.literal('dialup'),
   role: z.literal('answer'),
   ...commonShape({ mru: 1500, require: ['mschap-v2'] }),
+  modem: bool().default(true),
   device: absPath('the serial device, like "/dev/ttyUSB0"'),
   speed: int(300, 4_000_000).default(115200),
   init: z

@@ -33,6 +33,11 @@ export interface SerialLinkOptions {
   readonly rtscts?: boolean;
   /** What to say to the modem: dial or answer, number, init strings or a chat script. */
   readonly modem: ModemConfig;
+  /**
+   * A direct line (null-modem cable, a VM's serial port): no modem, no AT commands.
+   * The link is up as soon as the port is open; closing only drops DTR.
+   */
+  readonly direct?: boolean;
   /** Our MRU before LCP sets one (frames up to this size are accepted); default 1500. */
   readonly mru?: number;
   /** FCS size on the line (FCS-32 only when both ends are set up for it); default 16. */
@@ -218,6 +223,14 @@ export async function openSerialLink(
   // Whatever the modem said while nobody listened (old RINGs, a stale NO CARRIER) is not
   // an answer to our commands.
   await new Promise<void>((r) => port.flush(() => r()));
+  if (options.direct) {
+    log?.(`serial: ${options.device}: direct line, no modem`);
+    return new SerialLink(port, engine, options, {
+      speed: options.baudRate ?? 115200,
+      protocols: [],
+      text: 'direct',
+    });
+  }
 
   return new Promise<SerialLink>((resolve, reject) => {
     let settled = false;
@@ -473,7 +486,8 @@ export class SerialLink implements PppLink {
     if (port.isOpen) {
       // Let queued frames leave before the guard time of the escape sequence starts.
       await new Promise<void>((r) => port.drain(() => r()));
-      await this.hangup();
+      // A direct line has no modem to hang up: closing the port drops DTR.
+      if (!this.options.direct) await this.hangup();
     }
     this.down = true;
     port.removeListener('error', this.onPortError);

@@ -167,8 +167,12 @@ describe('config errors name the file and the field', () => {
   it('dial role needs a number', () => {
     const { number: _n, ...noNumber } = modem;
     expect(errors({ links: [noNumber] })).toEqual([
-      `${FILE}: links[0] (link 'modem').number: is required for role 'dial': the number to dial, in quotes`,
+      `${FILE}: links[0] (link 'modem').number: is required for role 'dial': the number to dial, in quotes (or "modem": false for a direct line)`,
     ]);
+  });
+  it('a direct serial line (modem false) needs no number', () => {
+    const { number: _n, ...noNumber } = modem;
+    expect(validateConfig({ links: [{ ...noNumber, modem: false }] }, FILE).ok).toBe(true);
   });
 
   it('wrong types, ranges and formats', () => {

@@ -21,6 +21,7 @@ function serialOptions(
     device: config.device,
     baudRate: config.speed,
     modem,
+    direct: !config.modem,
     mru: config.ppp.mru,
     log: (line) => log.info(line),
   };
@@ -42,13 +43,15 @@ export class DialupDialRunner extends DialingRunner {
     host: LinkHost,
   ) {
     super(config, host);
-    this.endpoint = `${config.device} → ${config.number}`;
+    this.endpoint = config.modem
+      ? `${config.device} → ${config.number ?? ''}`
+      : `${config.device} (direct)`;
   }
 
   protected connect(signal: AbortSignal): Promise<PppLink> {
     const modem: ModemConfig = {
       role: 'dial',
-      number: this.config.number,
+      ...(this.config.number !== undefined ? { number: this.config.number } : {}),
       dialMethod: this.config.dialPrefix === 'ATDP' ? 'pulse' : 'tone',
       ...commonModem(this.config),
     };
