@@ -12,7 +12,8 @@ packages=(
   # RADIUS server for the RADIUS tests
   freeradius freeradius-utils
   # the interop peer VM (pppd, pptpd, pptp-linux under QEMU)
-  qemu-system-x86 qemu-utils debootstrap busybox-static cpio e2fsprogs
+  qemu-system-x86 qemu-utils debootstrap debian-archive-keyring busybox-static cpio e2fsprogs
+  util-linux gzip
   # script lint for scripts/ and image/
   shellcheck
 )
