@@ -189,13 +189,20 @@ program
         `capturing ${link} to ${path}${options.seconds ? ` for ${options.seconds} s` : '; Ctrl-C to stop'}\n`,
       );
       await new Promise<void>((done) => {
-        const timer = options.seconds
-          ? setTimeout(done, Number(options.seconds) * 1000)
-          : undefined;
-        process.once('SIGINT', () => {
+        // A signal listener does not keep Node's event loop alive: without this interval
+        // and no --seconds, the command would exit at once (status 13, unsettled
+        // top-level await) and leave the capture running in the service.
+        const keepAlive = setInterval(() => {}, 60_000);
+        const finish = (): void => {
+          clearInterval(keepAlive);
           if (timer) clearTimeout(timer);
           done();
-        });
+        };
+        const timer = options.seconds
+          ? setTimeout(finish, Number(options.seconds) * 1000)
+          : undefined;
+        process.once('SIGINT', finish);
+        process.once('SIGTERM', finish);
       });
       await call(options, { command: 'capture-stop', link });
       process.stderr.write('capture stopped\n');

@@ -19,10 +19,22 @@ export class FailoverPolicy {
   constructor(
     private readonly config: FailoverConfig,
     now: number,
+    /** Where a previous policy stood (a configuration reload); default: nothing up yet. */
+    initial: { readonly primaryUp: boolean; readonly backupActive: boolean } = {
+      primaryUp: false,
+      backupActive: false,
+    },
   ) {
-    // At start the primary is not up yet: the down clock runs from the start.
+    // At start the primary is not up yet: the down clock runs from the start. A reload
+    // resumes: a primary already up sends no phase event to say so again.
     this.since = now;
-    this.deadline = now + config.downSeconds * 1000;
+    this.primaryUp = initial.primaryUp;
+    this.backupActive = initial.backupActive;
+    if (initial.primaryUp) {
+      this.deadline = initial.backupActive ? now + config.upSeconds * 1000 : undefined;
+    } else {
+      this.deadline = initial.backupActive ? undefined : now + config.downSeconds * 1000;
+    }
   }
 
   get backupWanted(): boolean {

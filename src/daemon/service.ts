@@ -284,13 +284,25 @@ export class Service {
 
   // ── Failover: a dial-up link backing up a PPTP client ───────────────────
 
-  private startFailovers(): void {
+  /**
+   * `previous` and `restarted` come from a reload: the new policies resume from the
+   * primary's current state (it may be up already, and no phase event will say so again)
+   * and from whether the backup was in use, unless the backup link itself was restarted.
+   */
+  private startFailovers(
+    previous: ReadonlyMap<string, { policy: FailoverPolicy }> = new Map(),
+    restarted: ReadonlySet<string> = new Set(),
+  ): void {
+    const now = Date.now();
     for (const link of this.config.links) {
       if (link.backupFor === undefined || !link.enabled) continue;
       const failover = link.failover ?? { downSeconds: 30, upSeconds: 60 };
+      const primaryUp = this.runners.get(link.backupFor)?.isUp ?? false;
+      const backupActive =
+        !restarted.has(link.name) && previous.get(link.name)?.policy.backupWanted === true;
       this.failovers.set(link.name, {
-        policy: new FailoverPolicy(failover, Date.now()),
-        primaryUp: false,
+        policy: new FailoverPolicy(failover, now, { primaryUp, backupActive }),
+        primaryUp,
       });
     }
     if (this.failovers.size > 0) this.failoverTick = setInterval(() => this.failoverTimers(), 1000);
@@ -462,9 +474,10 @@ export class Service {
         restarted.push(name);
       }
     }
+    const previousFailovers = new Map(this.failovers);
     this.failovers.clear();
     if (this.failoverTick) clearInterval(this.failoverTick);
-    this.startFailovers();
+    this.startFailovers(previousFailovers, new Set([...diff.added, ...diff.changed]));
     this.leds.setConfigured([...new Set(this.config.links.filter((l) => l.enabled).map(groupOf))]);
     this.log.info({ restarted, unchanged: diff.unchanged }, 'configuration reloaded');
     return { ok: true, restarted };

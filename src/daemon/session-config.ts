@@ -26,8 +26,10 @@ export interface SessionContext {
 
 export function buildSessionConfig(ctx: SessionContext): Result<SessionConfig> {
   const p = ctx.ppp;
-  const usesMschapV2 = p.require.includes('mschap-v2') || p.allow.includes('mschap-v2');
-  const mppe = parseMppePolicy(p.mppe, { usesMschapV2 });
+  // config.ts has already put the MS-CHAPv2 default (require-mppe-128) into `p.mppe`
+  // when the key was absent; an explicit `"mppe": []` means no MPPE, so the default
+  // must not be applied a second time here.
+  const mppe = parseMppePolicy(p.mppe);
   if (!mppe.ok) return err('mppe', mppe.error.reason);
   const localAddress = p.localAddress ?? ctx.defaultLocal;
   const remoteAddress = p.remoteAddress ?? ctx.assignedRemote;

@@ -23,6 +23,17 @@ export interface TunIpOptions {
   readonly onRouteError?: (prefix: string, error: Error) => void;
 }
 
+/**
+ * Only IPv4 crosses the link: PPP protocol 0x0021 carries IPv4 (RFC 1332 §3), and IPv6
+ * would need its own protocol number and IPV6CP (RFC 5072), which branchlink does not
+ * negotiate. The kernel still sends IPv6 (MLD, router solicitations) to a TUN device,
+ * and an IFF_NO_PI device takes a packet's family from its version nibble, so both
+ * directions are filtered here.
+ */
+function isIpv4(packet: Buffer): boolean {
+  return packet.length > 0 && packet[0]! >> 4 === 4;
+}
+
 /** MPPE adds 4 octets (header + protocol) to every packet. */
 const MPPE_OVERHEAD = 4;
 
@@ -41,7 +52,7 @@ export function tunIpFactory(options: TunIpOptions = {}): IpInterfaceFactory {
         }
       }
       tun.onPackets((packets) => {
-        for (const p of packets) up.send(p);
+        for (const p of packets) if (isIpv4(p)) up.send(p);
       });
       options.onUp?.(tun.name, up);
     } catch (e) {
@@ -50,7 +61,7 @@ export function tunIpFactory(options: TunIpOptions = {}): IpInterfaceFactory {
     }
     return {
       write: (packet) => {
-        tun.write(packet);
+        if (isIpv4(packet)) tun.write(packet);
       },
       close: async () => tun.close(),
     };

@@ -128,7 +128,7 @@ export class DialupAnswerRunner implements LinkRunner {
       }
       this.current = running;
       if (this.captureWanted && !running.capture)
-        running.capture = new PcapWriter(this.captureWanted);
+        running.capture = new PcapWriter(this.captureWanted, { append: true });
       const reason = await running.finished;
       this.lastError = running.tracker.authFailure ?? reason;
       this.last = running;
@@ -158,8 +158,11 @@ export class DialupAnswerRunner implements LinkRunner {
   }
 
   startCapture(path: string): void {
+    // A fresh file now; this call and every later one append to it.
+    new PcapWriter(path).close();
     this.captureWanted = path;
-    if (this.current && !this.current.capture) this.current.capture = new PcapWriter(path);
+    if (this.current && !this.current.capture)
+      this.current.capture = new PcapWriter(path, { append: true });
   }
 
   stopCapture(): void {

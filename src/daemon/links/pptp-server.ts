@@ -81,7 +81,7 @@ export class PptpServerRunner implements LinkRunner {
           return;
         }
         if (this.captureWanted && !running.capture)
-          running.capture = new PcapWriter(this.captureWanted);
+          running.capture = new PcapWriter(this.captureWanted, { append: true });
         this.sessions.set(id, running);
         void running.finished.then(() => {
           this.sessions.delete(id);
@@ -126,7 +126,11 @@ export class PptpServerRunner implements LinkRunner {
   }
 
   startCapture(path: string): void {
+    // One fresh file for every call, those already up included: each appends its frames.
+    new PcapWriter(path).close();
     this.captureWanted = path;
+    for (const s of this.sessions.values())
+      if (!s.capture) s.capture = new PcapWriter(path, { append: true });
   }
 
   stopCapture(): void {

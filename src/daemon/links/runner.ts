@@ -143,8 +143,11 @@ export abstract class DialingRunner implements LinkRunner {
   }
 
   startCapture(path: string): void {
+    // A fresh file now; this session and every later one (redials) append to it.
+    new PcapWriter(path).close();
     this.captureWanted = path;
-    if (this.current && !this.current.capture) this.current.capture = new PcapWriter(path);
+    if (this.current && !this.current.capture)
+      this.current.capture = new PcapWriter(path, { append: true });
   }
 
   stopCapture(): void {
@@ -235,7 +238,7 @@ export abstract class DialingRunner implements LinkRunner {
     this.current = running;
     this.state = 'running';
     if (this.captureWanted && !running.capture)
-      running.capture = new PcapWriter(this.captureWanted);
+      running.capture = new PcapWriter(this.captureWanted, { append: true });
     const reason = await running.finished;
     this.last = running;
     this.current = undefined;

@@ -106,7 +106,9 @@ export function launchSession(
     tracker,
     finished,
     driver,
-    capture: link.ppp.capture ? new PcapWriter(link.ppp.capture) : undefined,
+    // Every session of the link adds to the configured file (a redial must not erase
+    // the frames that show why the last session ended).
+    capture: link.ppp.capture ? new PcapWriter(link.ppp.capture, { append: true }) : undefined,
   };
   log.info({ via: ppp.description }, 'starting PPP');
   driver.start();
@@ -116,7 +118,10 @@ export function launchSession(
 function logEvent(log: Logger, event: SessionEvent): void {
   switch (event.type) {
     case 'packet':
-      log.debug(`${event.line}`);
+      // The core emits packet lines only for links with `debug` on; logging them at
+      // debug level would hide them behind the service's `log.level` (info by default),
+      // so the per-link switch would seem to do nothing.
+      log.info(`${event.line}`);
       break;
     case 'phase':
       log.info({ phase: event.phase }, `phase ${event.phase}`);
