@@ -49,7 +49,7 @@ export interface PptpCallInfo {
 export interface PptpLinkCounters {
   framesIn: number;
   framesOut: number;
-  /** Frames that arrived before attach(). */
+  /** Frames that arrived before attach() beyond the few held for it. */
   droppedBeforeAttach: number;
   /** Frames sent after the call went down. */
   droppedDown: number;
@@ -67,6 +67,30 @@ export interface PptpCallLinkInit {
   readonly clock: () => number;
   /** Asks the control connection to clear the call; resolves when the medium is released. */
   readonly clear: (reason: string) => Promise<void>;
+  /** GRE of this call that arrived before it was up (see EarlyGre); handled first. */
+  readonly early?: readonly GrePacket[];
+}
+
+/** Frames (and early GRE packets) held for a call until it is ready for them. */
+const EARLY_MAX = 8;
+
+/**
+ * Holds the GRE of a call we placed that arrives before its Outgoing-Call-Reply has been
+ * read. The PAC sends the Reply over TCP and starts PPP over GRE at once; when the GRE is
+ * read first its Call ID is still unknown and the peer's first LCP Configure-Request was
+ * dropped, which cost a 3 s LCP restart (RFC 1661 §4.6) on most calls placed in a burst.
+ * Registered under our Call ID from the Outgoing-Call-Request on; the call's link takes
+ * the packets over.
+ */
+export class EarlyGre implements GreReceiver {
+  readonly packets: GrePacket[] = [];
+  /** Packets beyond EARLY_MAX, dropped. */
+  dropped = 0;
+
+  handleGre(packet: GrePacket): void {
+    if (this.packets.length < EARLY_MAX) this.packets.push(packet);
+    else this.dropped++;
+  }
 }
 
 export class PptpCallLink implements PppLink, GreReceiver {
@@ -92,6 +116,8 @@ export class PptpCallLink implements PppLink, GreReceiver {
   private timerAt: number | undefined;
   private closing: Promise<void> | undefined;
   private readonly downWaiters: ((reason: string) => void)[] = [];
+  /** Frames that arrived before attach(), delivered by it (the peer's first LCP packets). */
+  private beforeAttach: Buffer[] | undefined = [];
 
   constructor(init: PptpCallLinkInit) {
     this.info = init.info;
@@ -109,6 +135,7 @@ export class PptpCallLink implements PppLink, GreReceiver {
       receiveWindow: init.receiveWindow,
     });
     this.transport.register(c.callId, init.info.peerAddress, this);
+    for (const p of init.early ?? []) this.handleGre(p);
   }
 
   get callId(): number {
@@ -131,6 +158,15 @@ export class PptpCallLink implements PppLink, GreReceiver {
 
   attach(handlers: PppLinkHandlers): void {
     this.handlers = handlers;
+    const early = this.beforeAttach ?? [];
+    this.beforeAttach = undefined;
+    // After the caller's own start-up (a session driver attaches, then opens LCP: a
+    // Configure-Request handed over before that would meet a closed automaton), and
+    // before any later frame, which can only come from an I/O callback.
+    if (early.length > 0)
+      queueMicrotask(() => {
+        for (const frame of early) if (this.downReason === undefined) this.deliver(frame);
+      });
     if (this.downReason !== undefined) this.notifyDown();
   }
 
@@ -143,6 +179,11 @@ export class PptpCallLink implements PppLink, GreReceiver {
     const packet = this.flow.send(frame, this.clock());
     if (packet !== undefined) this.transport.send(packet, this.source);
     this.armTimer();
+  }
+
+  /** PppLink.admitIp: the GRE send window's admission check (GreFlow.admitData). */
+  admitIp(): boolean {
+    return this.flow.admitData();
   }
 
   /** Synchronous PPP over GRE: ACCMs do not apply (RFC 2637 §2.15 is for the PAC's async line). */
@@ -184,7 +225,10 @@ export class PptpCallLink implements PppLink, GreReceiver {
 
   private deliver(payload: Buffer): void {
     if (this.handlers === undefined) {
-      this.counters.droppedBeforeAttach++;
+      // A session is attached right after the call comes up; keep what the peer sent meanwhile.
+      if (this.beforeAttach !== undefined && this.beforeAttach.length < EARLY_MAX)
+        this.beforeAttach.push(payload);
+      else this.counters.droppedBeforeAttach++;
       return;
     }
     this.counters.framesIn++;

@@ -48,6 +48,7 @@ import {
   STOP_RESULT,
 } from './control.js';
 import { formatControlLine, quoteWireString } from './control-log.js';
+import { DEFAULT_RECEIVE_WINDOW } from './gre-flow.js';
 
 export type ControlRole = 'client' | 'server';
 
@@ -138,7 +139,7 @@ export interface ControlConnectionOptions {
   readonly idleTimeoutMs?: number;
   /** Calls at once on this connection; default 1 (pptpd's limit, and what Windows uses). */
   readonly maxCalls?: number;
-  /** Packet Recv. Window Size we announce; default 64 (what Windows announces). */
+  /** Packet Recv. Window Size we announce; default 512 (Windows announces 64). */
   readonly receiveWindow?: number;
   /** Packet Processing Delay we announce, 1/10 s; default 0. */
   readonly processingDelay?: number;
@@ -180,7 +181,7 @@ const DEFAULTS = {
   stopReplyTimeoutMs: 10_000,
   idleTimeoutMs: 60_000,
   maxCalls: 1,
-  receiveWindow: 64,
+  receiveWindow: DEFAULT_RECEIVE_WINDOW,
   processingDelay: 0,
 };
 

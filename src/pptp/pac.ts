@@ -12,7 +12,7 @@
  * `kind` says which stage failed, and `link.whenDown()` / `onDown` say when to redial.
  */
 import { connect, type Socket } from 'node:net';
-import { type GreTuning, type PptpCallInfo, PptpCallLink } from './call-link.js';
+import { EarlyGre, type GreTuning, type PptpCallInfo, PptpCallLink } from './call-link.js';
 import { PPTP_TCP_PORT } from './control.js';
 import {
   type CollisionDomain,
@@ -21,6 +21,7 @@ import {
   sharedCollisionDomain,
 } from './control-connection.js';
 import { ControlSocket, monotonicMs, type PptpLogger, silentLogger } from './control-socket.js';
+import { DEFAULT_RECEIVE_WINDOW } from './gre-flow.js';
 import { GreTransport } from './gre-transport.js';
 
 export interface PptpClientOptions {
@@ -40,7 +41,7 @@ export interface PptpClientOptions {
   readonly echoTimeoutMs?: number;
   readonly callClearTimeoutMs?: number;
   readonly stopReplyTimeoutMs?: number;
-  /** Packet Recv. Window Size we announce; default 64. */
+  /** Packet Recv. Window Size we announce; default DEFAULT_RECEIVE_WINDOW (512). */
   readonly receiveWindow?: number;
   readonly processingDelay?: number;
   readonly hostName?: string;
@@ -96,6 +97,12 @@ export function dialPptp(options: PptpClientOptions): Promise<PptpCallLink> {
     let driver: ControlSocket | undefined;
     let link: PptpCallLink | undefined;
     let established = false;
+    /** GRE of our call read before its Outgoing-Call-Reply (call-link.ts). */
+    let early: { callId: number; receiver: EarlyGre } | undefined;
+    const dropEarly = () => {
+      if (early !== undefined) transport.unregister(early.callId, early.receiver);
+      early = undefined;
+    };
 
     const fail = (stage: PptpDialStage, message: string) => {
       if (settled) return;
@@ -176,7 +183,14 @@ export function dialPptp(options: PptpClientOptions): Promise<PptpCallLink> {
             if (!placed.ok) {
               d.act((c, now) => c.stop(now, `cannot place call: ${placed.error.reason}`));
               fail('call', placed.error.reason);
+              return;
             }
+            early = { callId: placed.value, receiver: new EarlyGre() };
+            transport.register(
+              placed.value,
+              socket.remoteAddress ?? options.server,
+              early.receiver,
+            );
             return;
           }
           case 'call-up': {
@@ -193,16 +207,19 @@ export function dialPptp(options: PptpClientOptions): Promise<PptpCallLink> {
             const l = new PptpCallLink({
               info,
               transport,
-              receiveWindow: options.receiveWindow ?? 64,
+              receiveWindow: options.receiveWindow ?? DEFAULT_RECEIVE_WINDOW,
               gre: options.gre,
               pathMtu: options.pathMtu,
               clock,
+              early: early?.callId === e.call.callId ? early.receiver.packets : [],
               clear: async (reason) => {
                 d.act((c, now) => c.clearCall(e.call.callId, now, reason));
                 await d.closed;
               },
             });
             link = l;
+            // The link registered itself under its Call ID, so this releases nothing it uses.
+            dropEarly();
             log.info(
               `pptp: ${l.description} up (peer call ${e.call.peerCallId}, window ${e.call.peerReceiveWindow})`,
             );
@@ -217,6 +234,7 @@ export function dialPptp(options: PptpClientOptions): Promise<PptpCallLink> {
             return;
           }
           case 'call-down':
+            dropEarly();
             log.info(`pptp: ${target} call ${e.callId} down: ${e.reason}`);
             if (link !== undefined) link.down(e.reason);
             else fail('call', e.reason);
@@ -224,6 +242,7 @@ export function dialPptp(options: PptpClientOptions): Promise<PptpCallLink> {
             d.act((c, now) => c.stop(now, `call down: ${e.reason}`));
             return;
           case 'closed':
+            dropEarly();
             log.info(`pptp: control connection to ${target} closed: ${e.reason}`);
             link?.down(`control connection closed: ${e.reason}`);
             fail(established ? 'call' : 'start', e.reason);

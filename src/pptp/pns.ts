@@ -22,6 +22,7 @@ import {
   sharedCollisionDomain,
 } from './control-connection.js';
 import { ControlSocket, monotonicMs, type PptpLogger, silentLogger } from './control-socket.js';
+import { DEFAULT_RECEIVE_WINDOW } from './gre-flow.js';
 import { GreTransport } from './gre-transport.js';
 
 export interface PptpServerOptions {
@@ -43,7 +44,7 @@ export interface PptpServerOptions {
   readonly echoTimeoutMs?: number;
   /** A connection with no call for this long is stopped; default 60 s. */
   readonly idleTimeoutMs?: number;
-  /** Packet Recv. Window Size we announce; default 64. */
+  /** Packet Recv. Window Size we announce; default DEFAULT_RECEIVE_WINDOW (512). */
   readonly receiveWindow?: number;
   /** Packet Processing Delay we announce (1/10 s); default 0. */
   readonly processingDelay?: number;
@@ -230,7 +231,7 @@ export class PptpServer {
         const link = new PptpCallLink({
           info,
           transport: this.transport,
-          receiveWindow: this.o.receiveWindow ?? 64,
+          receiveWindow: this.o.receiveWindow ?? DEFAULT_RECEIVE_WINDOW,
           gre: this.o.gre,
           pathMtu: this.o.pathMtu,
           clock: this.clock,

@@ -30,10 +30,20 @@ export interface PppLink {
   readonly source: string;
   /** Framing overhead-free MTU the medium can carry for PPP (e.g. 1500 - IP - GRE). */
   readonly maxFrame: number;
-  /** Install the receiver. Frames that arrive before this are dropped and counted. */
+  /**
+   * Install the receiver. Frames that arrive before this are dropped and counted, or
+   * (PPTP: the peer's first few) held and delivered by this call.
+   */
   attach(handlers: PppLinkHandlers): void;
   /** Send one PPP frame. Never throws; a dead medium drops it. */
   send(frame: Buffer): void;
+  /**
+   * Optional admission check for an IP packet, asked before it is framed (and encrypted):
+   * false means the medium is congested (PPTP: GRE send window shut, queue full), the
+   * link has counted the drop, and the packet must be dropped. Links without flow
+   * control leave it out.
+   */
+  admitIp?(): boolean;
   /** LCP opened: async links apply the agreed ACCMs; synchronous links ignore this. */
   setAsyncParams(params: AsyncLinkParams): void;
   /** Hang up / clear the call. Resolves when the medium is released. */

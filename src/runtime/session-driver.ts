@@ -98,6 +98,8 @@ export class SessionDriver {
 
   /** Host → peer: frame one IP packet and send it. */
   sendIp(packet: Buffer): void {
+    // A congested link drops the packet before PPP frames and encrypts it (link.ts).
+    if (this.options.link.admitIp?.() === false) return;
     const frame = this.options.session.encapsulateIp(packet);
     if (frame === undefined) return;
     this.tapFn?.('sent', frame);

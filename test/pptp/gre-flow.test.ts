@@ -1,7 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeGre, type GrePacket } from '../../src/pptp/gre.js';
-import { GreFlow, type GreFlowOptions, serialDiff } from '../../src/pptp/gre-flow.js';
+import {
+  DEFAULT_RECEIVE_WINDOW,
+  GreFlow,
+  type GreFlowOptions,
+  serialDiff,
+} from '../../src/pptp/gre-flow.js';
 
 function decode(b: Buffer): GrePacket {
   const r = decodeGre(b);
@@ -147,6 +152,41 @@ describe('send window (RFC 2637 §4.2)', () => {
     expect(flow({ peerReceiveWindow: 3, ignorePeerWindow: true }).window).toBe(
       Number.POSITIVE_INFINITY,
     );
+  });
+
+  it('admits data while the window is open or the queue has room beyond the control reserve', () => {
+    const f = flow({ peerReceiveWindow: 2, minSendWindow: 0, sendQueueMax: 12 });
+    expect(f.admitData()).toBe(true);
+    f.send(Buffer.from('a'), 0);
+    f.send(Buffer.from('b'), 0);
+    // Window shut: data may fill the queue up to 12 - 8 control slots.
+    for (let i = 0; i < 4; i++) {
+      expect(f.admitData()).toBe(true);
+      f.send(Buffer.from(`q${i}`), 0);
+    }
+    expect(f.admitData()).toBe(false);
+    expect(f.counters.txWindowDropped).toBe(1);
+    // Control frames still find room in the reserve.
+    expect(f.send(Buffer.from('lcp'), 0)).toBeUndefined();
+    expect(f.queued).toBe(5);
+    expect(f.counters.txWindowDropped).toBe(1);
+    // An ack reopens the window and the queue drains: data is admitted again.
+    f.receive({ callId: 7, sequence: undefined, ack: 1, payload: Buffer.alloc(0) }, 0);
+    expect(f.queued).toBe(3);
+    expect(f.admitData()).toBe(true);
+  });
+
+  it('acknowledges alone every 32 packets although it advertises a 512-packet window', () => {
+    expect(DEFAULT_RECEIVE_WINDOW).toBe(512);
+    const f = new GreFlow({ peerCallId: 9, peerReceiveWindow: 0 });
+    // A peer with its own send window of 64 must not wait for acks after 256 packets.
+    for (let i = 0; i < 31; i++) f.receive(data(i), 0);
+    expect(drainTransmit(f)).toEqual([]);
+    f.receive(data(31), 0);
+    expect(drainTransmit(f).map((p) => p.ack)).toEqual([31]);
+    const small = new GreFlow({ peerCallId: 9, peerReceiveWindow: 0, receiveWindow: 8 });
+    for (let i = 0; i < 4; i++) small.receive(data(i), 0);
+    expect(drainTransmit(small).map((p) => p.ack)).toEqual([3]);
   });
 
   it('counts an ack for a number never sent and ignores it', () => {

@@ -202,13 +202,39 @@ describe('PPTP server and client over loopback', () => {
     expect(atServer.frames[0]!.toString()).toBe('legit');
   });
 
-  it('drops and counts frames that arrive before the session attaches', async () => {
+  it('holds the first frames that arrive before the session attaches and drops the rest', async () => {
     const h = await harness();
     const link = await dial(h);
     await until(() => h.calls.length === 1, 'server call');
-    link.send(Buffer.from('too early'));
+    for (let i = 0; i < 10; i++) link.send(Buffer.from(`early ${i}`));
     const served = h.calls[0]!.link;
-    await until(() => served.counters.droppedBeforeAttach === 1, 'early frame dropped');
+    await until(() => served.counters.droppedBeforeAttach === 2, 'frames beyond 8 dropped');
+    const atServer = collect(served);
+    // Handed over right after attach() returns, so the attaching session has opened first.
+    expect(atServer.frames).toEqual([]);
+    await Promise.resolve();
+    expect(atServer.frames.map(String)).toEqual(Array.from({ length: 8 }, (_, i) => `early ${i}`));
+    link.send(Buffer.from('after attach'));
+    await until(() => atServer.frames.length === 9, 'a later frame');
+    expect(String(atServer.frames[8])).toBe('after attach');
+  });
+
+  it('keeps GRE of its call that arrives before the Outgoing-Call-Reply is read', async () => {
+    // The server starts PPP the moment it answers: its first frame leaves on the GRE path
+    // before the client has read the Reply from TCP (the in-memory network delivers it on
+    // the next turn of the event loop, ahead of the loopback TCP data).
+    const h = await harness({
+      onCall: (link, info) => {
+        h.calls.push({ link, info });
+        link.send(Buffer.from('first LCP Configure-Request'));
+      },
+    });
+    const link = await dial(h);
+    const atClient = collect(link);
+    await Promise.resolve();
+    expect(atClient.frames.map(String)).toEqual(['first LCP Configure-Request']);
+    expect(h.clientGre.counters.rxUnknownCall).toBe(0);
+    expect(h.clientGre.registeredCalls).toBe(1);
   });
 
   it('refuses control connections beyond the limit', async () => {

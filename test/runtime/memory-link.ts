@@ -10,6 +10,8 @@ export class MemoryLink implements PppLink {
   params: AsyncLinkParams | undefined;
   closed: string | undefined;
   sent = 0;
+  /** PppLink.admitIp, when a test wants a congested medium. */
+  admitIp: (() => boolean) | undefined;
 
   constructor(name: string) {
     this.description = name;

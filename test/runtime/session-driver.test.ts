@@ -95,6 +95,26 @@ describe('session driver', () => {
     expect(t.la.closed).toBe('User request');
   });
 
+  it('drops IP before framing it when the link refuses admission (congested medium)', async () => {
+    const t = setup();
+    t.a.start();
+    t.b.start();
+    await until(() => t.ups.a !== undefined && t.ups.b !== undefined);
+    const packet = Buffer.from('450000140000000040000000aaaaaaaabbbbbbbb', 'hex');
+    let admit = false;
+    t.lb.admitIp = () => admit;
+    const sentBefore = t.lb.sent;
+    const framedBefore = t.b.session.counters.ipPacketsOut;
+    t.ups.b!.send(packet);
+    expect(t.lb.sent).toBe(sentBefore);
+    expect(t.b.session.counters.ipPacketsOut).toBe(framedBefore);
+    admit = true;
+    t.ups.b!.send(packet);
+    await until(() => t.delivered.a.length === 1);
+    expect(t.b.session.counters.ipPacketsOut).toBe(framedBefore + 1);
+    await t.a.stop('User request');
+  });
+
   it('takes the session to Dead when the medium goes down', async () => {
     const t = setup();
     t.a.start();
