@@ -298,6 +298,7 @@ export const PptpServerLinkSchema = strict({
     }),
   maxConnections: int(1, 10000).default(100),
   maxCallsPerConnection: int(1, 1000).default(1),
+  maxHalfOpen: int(1, 10000).default(16),
   handshakeTimeout: int(1, 600).default(30),
 });
 
@@ -332,6 +333,7 @@ const ROLE_ONLY_KEYS: Record<string, { type: LinkType; role: LinkRole }> = {
   pool: { type: 'pptp', role: 'server' },
   maxConnections: { type: 'pptp', role: 'server' },
   maxCallsPerConnection: { type: 'pptp', role: 'server' },
+  maxHalfOpen: { type: 'pptp', role: 'server' },
   handshakeTimeout: { type: 'pptp', role: 'server' },
 };
 

@@ -24,7 +24,8 @@ export class PptpClientRunner extends DialingRunner {
       port: this.config.port,
       signal,
       log: {
-        debug: (m: string) => log.debug(m),
+        // With ppp.debug the control-message trace shows at the default level, as PPP's does.
+        debug: (m: string) => (this.config.ppp.debug ? log.info(m) : log.debug(m)),
         info: (m: string) => log.info(m),
         warn: (m: string) => log.warn(m),
       },

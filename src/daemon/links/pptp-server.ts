@@ -48,11 +48,13 @@ export class PptpServerRunner implements LinkRunner {
       port: this.config.port,
       maxControlConnections: this.config.maxConnections,
       maxCallsPerConnection: this.config.maxCallsPerConnection,
+      maxHalfOpen: this.config.maxHalfOpen,
       startTimeoutMs: this.config.handshakeTimeout * 1000,
       hostName: this.host.ourName,
       trace: this.config.ppp.debug,
       log: {
-        debug: (m: string) => log.debug(m),
+        // With ppp.debug the control-message trace shows at the default level, as PPP's does.
+        debug: (m: string) => (this.config.ppp.debug ? log.info(m) : log.debug(m)),
         info: (m: string) => log.info(m),
         warn: (m: string) => log.warn(m),
       },
