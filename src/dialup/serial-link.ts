@@ -216,16 +216,17 @@ export async function openSerialLink(
   options: SerialLinkOptions,
   signal?: AbortSignal,
 ): Promise<SerialLink> {
-  const engine = new ModemEngine(options.modem);
+  // A direct line talks to no modem: no engine, so a dial link needs no number there.
+  const engine = options.direct ? undefined : new ModemEngine(options.modem);
   if (signal?.aborted) throw new DialError('cancelled', 'cancelled before opening the port');
   const port = await openPort(options);
   const log = options.log;
   // Whatever the modem said while nobody listened (old RINGs, a stale NO CARRIER) is not
   // an answer to our commands.
   await new Promise<void>((r) => port.flush(() => r()));
-  if (options.direct) {
+  if (engine === undefined) {
     log?.(`serial: ${options.device}: direct line, no modem`);
-    return new SerialLink(port, engine, options, {
+    return new SerialLink(port, undefined, options, {
       speed: options.baudRate ?? 115200,
       protocols: [],
       text: 'direct',
@@ -337,7 +338,8 @@ export class SerialLink implements PppLink {
   /** Use openSerialLink; the constructor takes a port already in data mode. */
   constructor(
     private readonly port: SerialPort,
-    private readonly engine: ModemEngine,
+    /** Undefined on a direct line: nothing to hang up. */
+    private readonly engine: ModemEngine | undefined,
     private readonly options: SerialLinkOptions,
     readonly connect: ConnectInfo,
   ) {
@@ -487,14 +489,14 @@ export class SerialLink implements PppLink {
       // Let queued frames leave before the guard time of the escape sequence starts.
       await new Promise<void>((r) => port.drain(() => r()));
       // A direct line has no modem to hang up: closing the port drops DTR.
-      if (!this.options.direct) await this.hangup();
+      if (this.engine) await this.hangup(this.engine);
     }
     this.down = true;
     port.removeListener('error', this.onPortError);
     await closePort(port);
   }
 
-  private hangup(): Promise<void> {
+  private hangup(engine: ModemEngine): Promise<void> {
     const port = this.port;
     const options = this.options;
     return new Promise<void>((resolve) => {
@@ -508,7 +510,7 @@ export class SerialLink implements PppLink {
         port.removeListener('close', finish);
         resolve();
       };
-      const driver = new EngineDriver(port, this.engine, (e) => {
+      const driver = new EngineDriver(port, engine, (e) => {
         options.onModemEvent?.(e);
         const line = formatModemEvent(e);
         if (line) options.log?.(line);
@@ -518,7 +520,7 @@ export class SerialLink implements PppLink {
       const guard = setTimeout(finish, options.hangupTimeoutMs ?? 15_000);
       port.on('data', onData);
       port.on('close', finish);
-      this.engine.hangup(now(), {
+      engine.hangup(now(), {
         dtr: options.hangupByDtr ?? true,
         carrierLost: this.carrierLost,
       });

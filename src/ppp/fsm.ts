@@ -260,6 +260,15 @@ export class Fsm {
     }
   }
 
+  /**
+   * Sends an unanswered Configure-Request again now, as the Restart timer would (TO+),
+   * when the caller knows the peer has just become ready for it. No-op in other states.
+   */
+  retransmitNow(): void {
+    if (this.stateValue !== 'req-sent' && this.stateValue !== 'ack-sent') return;
+    if (this.restartCounter > 0) this.timeoutPlus();
+  }
+
   handleTimeout(now: number): void {
     if (this.deadline === undefined || now < this.deadline) return;
     this.deadline = undefined;

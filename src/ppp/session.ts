@@ -283,6 +283,12 @@ export class PppSession {
         this.mppeInfo = agreed.send;
         this.waitForCcp = false;
         this.emit({ type: 'mppe-up', ...agreed.send, recv: agreed.recv });
+        // pppd with MPPE required opens its IPCP only once CCP is up (auth.c
+        // start_networks); until then it answers our Configure-Request with a Terminate-Ack
+        // (RFC 1661 §4.1, RCR in Closed) and IP would wait a whole restart time (3 s).
+        // Ours is up, so our CCP Configure-Ack has gone out ahead of this: by the time a
+        // new Configure-Request arrives, pppd's CCP and IPCP are open. Ask again at once.
+        if (this.mppePolicy.required) this.ipcp.retransmitNow();
         this.maybeIpUp();
       },
       down: () => this.mppeDown(),

@@ -2,7 +2,11 @@
  * The dial-up link against the modem simulator over real ptys (socat) through
  * serialport: every result code, every timeout path, data both ways, carrier loss.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ModemSimOptions, ModemSimulator } from '../../scripts/modem-sim/sim.js';
 import type { ModemConfig, ModemEvent } from '../../src/dialup/modem.js';
@@ -419,5 +423,55 @@ describe('carrier, hang-up and line noise', () => {
     expect(atB.frames.length).toBeGreaterThan(0);
     expect(atB.frames.length).toBeLessThan(150);
     for (const f of atB.frames) expect(sent.has(f.toString('hex'))).toBe(true);
+  });
+});
+
+describe('direct line (no modem)', () => {
+  /** A null-modem cable: a socat pty pair, both ends plain serial ports. */
+  async function cable(): Promise<{ a: string; b: string; stop: () => void }> {
+    const dir = mkdtempSync(join(tmpdir(), 'bl-direct-'));
+    const a = join(dir, 'a');
+    const b = join(dir, 'b');
+    const socat = spawn('socat', [`pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], {
+      stdio: 'ignore',
+    });
+    await until(() => existsSync(a) && existsSync(b));
+    return {
+      a,
+      b,
+      stop: () => {
+        socat.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  it('opens a dialling link without a number and carries frames both ways, no AT said', async () => {
+    const c = await cable();
+    try {
+      // Regression (interop with pppd on a VM serial port): a dial link with "modem": false
+      // has no number, and opening it failed with "dial needs a number".
+      const a = await openSerialLink({ device: c.a, modem: { role: 'dial' }, direct: true });
+      links.push(a);
+      const b = await openSerialLink({ device: c.b, modem: { role: 'answer' }, direct: true });
+      links.push(b);
+      expect(a.connect.text).toBe('direct');
+      const atA = collect(a);
+      const atB = collect(b);
+      const frame = Buffer.from('ff03c021010100040000', 'hex');
+      a.send(frame);
+      b.send(frame);
+      await until(() => atA.frames.length === 1 && atB.frames.length === 1);
+      expect(atB.frames[0]).toEqual(frame);
+      expect(atA.frames[0]).toEqual(frame);
+      // Only HDLC went over the line: the first octet each side got was a flag, not "AT".
+      expect(a.counters.rx.octets).toBe(b.counters.tx.octets);
+      const t0 = Date.now();
+      await a.close('test over');
+      // No modem to hang up: no guard time, no +++.
+      expect(Date.now() - t0).toBeLessThan(1000);
+    } finally {
+      c.stop();
+    }
   });
 });

@@ -62,6 +62,16 @@ export class BackToBack {
       latencyMs?: number;
       /** How long the Authenticator takes to answer (ms). */
       authDelayMs?: number;
+      /**
+       * Sees every frame when it is sent and again when it arrives: `drop` discards it,
+       * `reply` sends a frame back to the sender as if the far side had (to stand in for
+       * another peer's rules).
+       */
+      tamper?: (
+        stage: 'send' | 'deliver',
+        from: 'a' | 'b',
+        frame: Buffer,
+      ) => { drop?: boolean; reply?: Buffer } | undefined;
     } = {},
   ) {
     this.rng = seeded(options.seed ?? 1);
@@ -121,6 +131,7 @@ export class BackToBack {
 
   private transmit(from: 'a' | 'b', frame: Buffer): void {
     if (!this.alive[from]) return;
+    if (this.tampered('send', from, frame)) return;
     const f = this.options.faults ?? {};
     if (f.loss && this.rng() < f.loss) return;
     const copies = f.duplicate && this.rng() < f.duplicate ? 2 : 1;
@@ -134,6 +145,20 @@ export class BackToBack {
         frame: Buffer.from(frame),
       });
     }
+  }
+
+  /** Applies the tamper hook; true when the frame is to be dropped. */
+  private tampered(stage: 'send' | 'deliver', from: 'a' | 'b', frame: Buffer): boolean {
+    const t = this.options.tamper?.(stage, from, frame);
+    if (t?.reply) {
+      this.inflight.push({
+        at: this.now + (this.options.latencyMs ?? 5),
+        seq: this.seq++,
+        to: from,
+        frame: Buffer.from(t.reply),
+      });
+    }
+    return t?.drop === true;
   }
 
   /** Advance virtual time, delivering frames and firing timers, until `done` or `limitMs`. */
@@ -158,6 +183,7 @@ export class BackToBack {
         .sort((x, y) => x.at - y.at || x.seq - y.seq);
       this.inflight = this.inflight.filter((f) => f.at > this.now);
       for (const f of due) {
+        if (this.tampered('deliver', f.to === 'a' ? 'b' : 'a', f.frame)) continue;
         const packet = this.session(f.to).handleFrame(f.frame, this.now);
         if (packet !== undefined) this.received[f.to].push(Buffer.from(packet));
       }

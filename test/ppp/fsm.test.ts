@@ -238,6 +238,26 @@ describe('RFC 1661 state transition table', () => {
 });
 
 describe('restart timer and counters', () => {
+  it('retransmitNow sends an unanswered Configure-Request at once, as TO+ would, in Req-Sent and Ack-Sent only', () => {
+    for (const state of ['req-sent', 'ack-sent'] as const) {
+      const h = new Harness();
+      h.reach(state);
+      h.now = 10;
+      h.fsm.retransmitNow();
+      expect(h.actions, state).toEqual(['scr']);
+      expect(h.fsm.state).toBe(state);
+      // The Restart timer runs again from now.
+      expect(h.fsm.timeout).toBe(1010);
+    }
+    for (const state of ['closed', 'stopped', 'ack-rcvd', 'opened'] as const) {
+      const h = new Harness();
+      h.reach(state);
+      h.fsm.retransmitNow();
+      expect(h.actions, state).toEqual([]);
+      expect(h.fsm.state).toBe(state);
+    }
+  });
+
   it('sends Max-Configure Configure-Requests, one per restart period, then finishes', () => {
     const h = new Harness({ maxConfigure: 4 });
     h.fire('Open');

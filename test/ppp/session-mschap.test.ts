@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { AuthRequest } from '../../src/ppp/auth/authenticator.js';
 import { verifyMschapLocally } from '../../src/ppp/auth/mschap-verify.js';
 import type { AuthMethod } from '../../src/ppp/events.js';
-import { decodeFrame } from '../../src/ppp/frame.js';
+import { decodeFrame, encodeFrame, UNCOMPRESSED } from '../../src/ppp/frame.js';
 import { MPPE_POLICY_DEFAULT, type MppePolicy } from '../../src/ppp/mppe-option.js';
+import { Code, encodeControlPacket } from '../../src/ppp/packet.js';
 import { Protocol } from '../../src/ppp/protocol.js';
 import { PppSession, type SessionConfig } from '../../src/ppp/session.js';
 import { BackToBack, seeded } from './back-to-back.js';
@@ -224,5 +225,44 @@ describe('MS-CHAP and MPPE between two cores', () => {
     pair.runFor(500);
     expect(pair.received.a).toHaveLength(300);
     expect(pair.received.b).toHaveLength(300);
+  });
+
+  it('brings IP up at once against pppd, whose IPCP waits for CCP when MPPE is required', () => {
+    // pppd with require-mppe-128 opens IPCP only once CCP is up (auth.c start_networks):
+    // before that it answers an IPCP Configure-Request with a Terminate-Ack (RFC 1661 §4.1,
+    // RCR in Closed) and sends none itself. Side b plays by those rules here.
+    const [a, b] = sessions('mschap-v2', 'server-checks');
+    let termAcksToA = 0;
+    const ipcpConfReqId = (frame: Buffer): number | undefined => {
+      const d = decodeFrame(frame);
+      if (!d.ok || d.value.protocol !== Protocol.IPCP) return undefined;
+      return d.value.information[0] === Code.CONFIGURE_REQUEST
+        ? (d.value.information[1] ?? 0)
+        : undefined;
+    };
+    const pair = new BackToBack(a, b, {
+      authA: store,
+      tamper: (stage, from, frame) => {
+        const id = ipcpConfReqId(frame);
+        if (id === undefined || b.mppe !== undefined) return undefined;
+        // b sends no IPCP before its CCP is up...
+        if (stage === 'send' && from === 'b') return { drop: true };
+        // ...and Terminate-Acks one that arrives before.
+        if (stage === 'deliver' && from === 'a') {
+          termAcksToA++;
+          const termAck = encodeControlPacket(Code.TERMINATE_ACK, id, Buffer.alloc(0));
+          return { drop: true, reply: encodeFrame(Protocol.IPCP, termAck, UNCOMPRESSED) };
+        }
+        return undefined;
+      },
+    });
+    pair.start();
+    expect(pair.runUntil(() => a.phase === 'network' && b.phase === 'network')).toBe(true);
+    const networkAt = pair.now;
+    expect(pair.runUntil(() => !!a.addresses && !!b.addresses)).toBe(true);
+    // a's first Configure-Request met pppd's closed IPCP...
+    expect(termAcksToA).toBeGreaterThan(0);
+    // ...and IP still came up well within one restart time (3 s) of Network.
+    expect(pair.now - networkAt).toBeLessThan(1000);
   });
 });
