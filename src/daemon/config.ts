@@ -14,6 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { AuthMethod } from '../ppp/events.js';
+import { MPPE_POLICY_TOKENS } from '../ppp/mppe-option.js';
 import { ok, type Result } from '../ppp/result.js';
 import { isIpv4, parseCidr, parseIpv4, parsePool } from '../secrets/address-spec.js';
 import {
@@ -44,19 +45,7 @@ export const AUTH_METHODS = [
 ] as const satisfies readonly AuthMethod[];
 
 /** pppd 2.4.9 spellings (MEASURED.md: it rejects `mppe required,stateless`). */
-export const MPPE_TOKENS = [
-  'require-mppe',
-  'require-mppe-40',
-  'require-mppe-56',
-  'require-mppe-128',
-  'nomppe',
-  'nomppe-40',
-  'nomppe-56',
-  'nomppe-128',
-  'mppe-stateful',
-  'nomppe-stateful',
-  'mppe-prefer-stateful',
-] as const;
+export const MPPE_TOKENS = MPPE_POLICY_TOKENS;
 export type MppeToken = (typeof MPPE_TOKENS)[number];
 
 /** Methods we accept when a peer authenticates us, unless configured: all but cleartext PAP. */

@@ -16,7 +16,13 @@ import {
   mppeRequestOption,
   negotiateMppe,
 } from './mppe-option.js';
-import { Code, type ConfigOption, type ControlPacket, option } from './packet.js';
+import {
+  Code,
+  type ConfigOption,
+  type ControlPacket,
+  option,
+  rejectNamesOurOptions,
+} from './packet.js';
 import { Protocol } from './protocol.js';
 
 export interface CcpEvents {
@@ -121,11 +127,7 @@ export class CcpHandler implements FsmHandler {
   }
 
   rejected(options: readonly ConfigOption[]): boolean {
-    const sent = this.ourOptions();
-    for (const o of options) {
-      const ours = sent.find((s) => s.type === o.type);
-      if (ours === undefined || !ours.data.equals(o.data)) return false;
-    }
+    if (!rejectNamesOurOptions(this.ourOptions(), options)) return false;
     if (options.some((o) => o.type === CCP_OPTION_MPPE) && this.want !== undefined) {
       this.want = undefined;
       this.events.refused('the peer rejected MPPE');

@@ -5,7 +5,7 @@
  * the address the server Naks back. Van Jacobson compression is rejected.
  */
 import type { FsmHandler, RequestVerdict } from './fsm.js';
-import { type ConfigOption, option, u32 } from './packet.js';
+import { type ConfigOption, option, rejectNamesOurOptions, u32 } from './packet.js';
 import { Protocol } from './protocol.js';
 
 export const IpcpOption = {
@@ -169,11 +169,7 @@ export class IpcpHandler implements FsmHandler {
   }
 
   rejected(options: readonly ConfigOption[]): boolean {
-    const sent = this.ourOptions();
-    for (const o of options) {
-      const ours = sent.find((s) => s.type === o.type);
-      if (ours === undefined || !ours.data.equals(o.data)) return false;
-    }
+    if (!rejectNamesOurOptions(this.ourOptions(), options)) return false;
     for (const o of options) {
       if (o.type === IpcpOption.IP_ADDRESS) this.sendAddress = false;
       if (o.type === IpcpOption.PRIMARY_DNS) this.wantDns[0] = undefined;

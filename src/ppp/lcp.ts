@@ -6,7 +6,15 @@
  */
 import type { AuthMethod } from './events.js';
 import type { Fsm, FsmHandler, RequestVerdict } from './fsm.js';
-import { Code, type ConfigOption, type ControlPacket, option, u16, u32 } from './packet.js';
+import {
+  Code,
+  type ConfigOption,
+  type ControlPacket,
+  option,
+  rejectNamesOurOptions,
+  u16,
+  u32,
+} from './packet.js';
 import { Protocol } from './protocol.js';
 
 export const LcpOption = {
@@ -306,12 +314,7 @@ export class LcpHandler implements FsmHandler {
   }
 
   rejected(options: readonly ConfigOption[]): boolean {
-    const sent = this.ourOptions();
-    for (const o of options) {
-      const ours = sent.find((s) => s.type === o.type);
-      // RFC 1661 §5.4: a Reject must name options we sent, unchanged.
-      if (ours === undefined || !ours.data.equals(o.data)) return false;
-    }
+    if (!rejectNamesOurOptions(this.ourOptions(), options)) return false;
     for (const o of options) {
       switch (o.type) {
         case LcpOption.MRU:

@@ -105,6 +105,14 @@ export function optionsEqual(a: readonly ConfigOption[], b: readonly ConfigOptio
   return true;
 }
 
+/** RFC 1661 §5.4: a Configure-Reject must name options we sent, unchanged. */
+export function rejectNamesOurOptions(
+  sent: readonly ConfigOption[],
+  rejected: readonly ConfigOption[],
+): boolean {
+  return rejected.every((o) => sent.some((s) => s.type === o.type && s.data.equals(o.data)));
+}
+
 export const EMPTY: Buffer = Buffer.alloc(0);
 
 /** Codes shared by every protocol that uses the RFC 1661 automaton (§5). */

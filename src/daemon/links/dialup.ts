@@ -5,10 +5,9 @@
 import type { ModemConfig } from '../../dialup/modem.js';
 import { DialError, openSerialLink, type SerialLinkOptions } from '../../dialup/serial-link.js';
 import type { PppLink } from '../../runtime/link.js';
-import { PcapWriter } from '../capture.js';
 import type { AnswerLinkConfig, DialLinkConfig, DialupLinkConfig } from '../config.js';
 import type { LinkStatus } from '../status.js';
-import { baseStatus, DialingRunner, type LinkRunner, statusFromSession } from './runner.js';
+import { baseStatus, DialingRunner, type LinkRunner, SessionSlot } from './runner.js';
 import { type LinkHost, launchSession, type RunningSession } from './session-host.js';
 
 function serialOptions(
@@ -63,12 +62,10 @@ export class DialupDialRunner extends DialingRunner {
 const ANSWER_RETRY_MS = 2000;
 
 export class DialupAnswerRunner implements LinkRunner {
-  private current: RunningSession | undefined;
-  private last: RunningSession | undefined;
+  private readonly slot = new SessionSlot();
   private abort: AbortController | undefined;
   private stopped = false;
   private lastError: string | null = null;
-  private captureWanted: string | undefined;
   private calls = 0;
   private loop: Promise<void> | undefined;
 
@@ -78,7 +75,7 @@ export class DialupAnswerRunner implements LinkRunner {
   ) {}
 
   get isUp(): boolean {
-    return this.current?.tracker.phase === 'network';
+    return this.slot.isUp;
   }
 
   start(): void {
@@ -126,13 +123,10 @@ export class DialupAnswerRunner implements LinkRunner {
         log.error({ reason: this.lastError }, 'cannot run PPP on this link');
         break;
       }
-      this.current = running;
-      if (this.captureWanted && !running.capture)
-        running.capture = new PcapWriter(this.captureWanted, { append: true });
+      this.slot.adopt(running);
       const reason = await running.finished;
       this.lastError = running.tracker.authFailure ?? reason;
-      this.last = running;
-      this.current = undefined;
+      this.slot.release();
     }
   }
 
@@ -141,51 +135,33 @@ export class DialupAnswerRunner implements LinkRunner {
   }
 
   async hangup(): Promise<void> {
-    await this.current?.driver.stop('User request');
+    await this.slot.current?.driver.stop('User request');
   }
 
   async stop(reason: string): Promise<void> {
     this.stopped = true;
     this.abort?.abort();
-    await this.current?.driver.stop(reason);
+    await this.slot.current?.driver.stop(reason);
     await this.loop;
   }
 
-  async killSession(id: string): Promise<boolean> {
-    if (this.current?.id !== id) return false;
-    await this.current.driver.stop('Killed by administrator');
-    return true;
+  killSession(id: string): Promise<boolean> {
+    return this.slot.kill(id);
   }
 
   startCapture(path: string): void {
-    // A fresh file now; this call and every later one append to it.
-    new PcapWriter(path).close();
-    this.captureWanted = path;
-    if (this.current && !this.current.capture)
-      this.current.capture = new PcapWriter(path, { append: true });
+    this.slot.startCapture(path);
   }
 
   stopCapture(): void {
-    this.captureWanted = undefined;
-    this.current?.capture?.close();
-    if (this.current) this.current.capture = undefined;
+    this.slot.stopCapture();
   }
 
   status(): LinkStatus {
-    const base = { ...baseStatus(this.config, this.config.device), lastError: this.lastError };
-    const s = this.current ?? this.last;
-    if (s === undefined) return base;
-    const st = statusFromSession(base, s.tracker.status(), s.tracker.uptimeSeconds);
-    if (s !== this.current)
-      return {
-        ...st,
-        phase: 'dead',
-        localIp: null,
-        remoteIp: null,
-        mppe: null,
-        uptimeSeconds: null,
-      };
-    return st;
+    return this.slot.status({
+      ...baseStatus(this.config, this.config.device),
+      lastError: this.lastError,
+    });
   }
 }
 

@@ -71,19 +71,74 @@ export function statusFromSession(
   };
 }
 
+/**
+ * The one session a dialling or answering link carries at a time, the one before it
+ * (for status after the link went down), and a capture that follows the link across
+ * sessions.
+ */
+export class SessionSlot {
+  current: RunningSession | undefined;
+  private last: RunningSession | undefined;
+  private captureWanted: string | undefined;
+
+  get isUp(): boolean {
+    return this.current?.tracker.phase === 'network';
+  }
+
+  adopt(running: RunningSession): void {
+    this.current = running;
+    if (this.captureWanted && !running.capture) {
+      running.capture = new PcapWriter(this.captureWanted, { append: true });
+    }
+  }
+
+  release(): void {
+    this.last = this.current;
+    this.current = undefined;
+  }
+
+  async kill(id: string): Promise<boolean> {
+    if (this.current?.id !== id) return false;
+    await this.current.driver.stop('Killed by administrator');
+    return true;
+  }
+
+  startCapture(path: string): void {
+    // A fresh file now; this session and every later one (redials, calls) append to it.
+    new PcapWriter(path).close();
+    this.captureWanted = path;
+    if (this.current && !this.current.capture) {
+      this.current.capture = new PcapWriter(path, { append: true });
+    }
+  }
+
+  stopCapture(): void {
+    this.captureWanted = undefined;
+    this.current?.capture?.close();
+    if (this.current) this.current.capture = undefined;
+  }
+
+  /** The link's status from its current session, or Dead with the last one's counters. */
+  status(base: LinkStatus): LinkStatus {
+    const s = this.current ?? this.last;
+    if (s === undefined) return base;
+    const st = statusFromSession(base, s.tracker.status(), s.tracker.uptimeSeconds);
+    if (s === this.current) return st;
+    return { ...st, phase: 'dead', localIp: null, remoteIp: null, mppe: null, uptimeSeconds: null };
+  }
+}
+
 type DialState = 'idle' | 'connecting' | 'running' | 'waiting' | 'gave-up' | 'stopped';
 
 export abstract class DialingRunner implements LinkRunner {
   private state: DialState = 'idle';
-  private current: RunningSession | undefined;
-  private last: RunningSession | undefined;
+  private readonly slot = new SessionSlot();
   private timer: NodeJS.Timeout | undefined;
   private nextDialAt: number | undefined;
   private abort: AbortController | undefined;
   private manual = false;
   private lastError: string | null = null;
   private reachedNetwork = false;
-  private captureWanted: string | undefined;
   private attempts = 0;
   private readonly policy: RedialPolicy;
 
@@ -107,7 +162,7 @@ export abstract class DialingRunner implements LinkRunner {
   protected abstract readonly endpoint: string;
 
   get isUp(): boolean {
-    return this.current?.tracker.phase === 'network';
+    return this.slot.isUp;
   }
 
   start(): void {
@@ -136,51 +191,30 @@ export abstract class DialingRunner implements LinkRunner {
     await this.halt(reason);
   }
 
-  async killSession(id: string): Promise<boolean> {
-    if (this.current?.id !== id) return false;
-    await this.current.driver.stop('Killed by administrator');
-    return true;
+  killSession(id: string): Promise<boolean> {
+    return this.slot.kill(id);
   }
 
   startCapture(path: string): void {
-    // A fresh file now; this session and every later one (redials) append to it.
-    new PcapWriter(path).close();
-    this.captureWanted = path;
-    if (this.current && !this.current.capture)
-      this.current.capture = new PcapWriter(path, { append: true });
+    this.slot.startCapture(path);
   }
 
   stopCapture(): void {
-    this.captureWanted = undefined;
-    this.current?.capture?.close();
-    if (this.current) this.current.capture = undefined;
+    this.slot.stopCapture();
   }
 
   status(): LinkStatus {
-    const base = {
+    return this.slot.status({
       ...baseStatus(this.config, this.endpoint),
       lastError: this.lastError,
       nextDialAt: this.nextDialAt !== undefined ? new Date(this.nextDialAt).toISOString() : null,
-    };
-    const s = this.current ?? this.last;
-    if (s === undefined) return base;
-    const st = statusFromSession(base, s.tracker.status(), s.tracker.uptimeSeconds);
-    if (s !== this.current)
-      return {
-        ...st,
-        phase: 'dead',
-        localIp: null,
-        remoteIp: null,
-        mppe: null,
-        uptimeSeconds: null,
-      };
-    return st;
+    });
   }
 
   private async halt(reason: string): Promise<void> {
     this.clearTimer();
     this.abort?.abort();
-    const running = this.current;
+    const running = this.slot.current;
     if (running) await running.driver.stop(reason);
   }
 
@@ -235,13 +269,9 @@ export abstract class DialingRunner implements LinkRunner {
       this.state = 'gave-up';
       return;
     }
-    this.current = running;
-    this.state = 'running';
-    if (this.captureWanted && !running.capture)
-      running.capture = new PcapWriter(this.captureWanted, { append: true });
+    this.slot.adopt(running);
     const reason = await running.finished;
-    this.last = running;
-    this.current = undefined;
+    this.slot.release();
     if (this.isStopped()) return;
     if (this.manual) {
       this.state = 'idle';
