@@ -77,6 +77,44 @@ describe('two sessions back to back', () => {
     });
   }
 
+  for (const method of methods) {
+    it(`authenticates the server to the client with ${method} (the other direction)`, () => {
+      const a = server({
+        authRequired: [],
+        authAllowed: [method],
+        credentials: { name: 'branch', password: 'hq-secret' },
+      });
+      const b = client({ authRequired: [method], authAllowed: [] });
+      const pair = new BackToBack(a, b, { authB: store });
+      pair.start();
+      expect(pair.runUntil(() => !!pair.a.addresses && !!pair.b.addresses)).toBe(true);
+      expect(pair.eventsOf('b', 'auth-success')).toEqual([
+        { type: 'auth-success', role: 'authenticator', method, peerName: 'branch' },
+      ]);
+      expect(pair.eventsOf('a', 'auth-success')[0]).toMatchObject({ role: 'peer', method });
+    });
+
+    it(`authenticates both ways at once with ${method}`, () => {
+      const a = server({
+        authRequired: [method],
+        authAllowed: [method],
+        credentials: { name: 'branch', password: 'hq-secret' },
+      });
+      const b = client({ authRequired: [method], authAllowed: [method] });
+      const pair = new BackToBack(a, b, { authA: store, authB: store });
+      pair.start();
+      expect(pair.runUntil(() => !!pair.a.addresses && !!pair.b.addresses)).toBe(true);
+      for (const side of ['a', 'b'] as const) {
+        expect(
+          pair
+            .eventsOf(side, 'auth-success')
+            .map((e) => `${e.role}:${e.method}`)
+            .sort(),
+        ).toEqual([`authenticator:${method}`, `peer:${method}`]);
+      }
+    });
+  }
+
   it('authenticates in both directions at once', () => {
     const a = server({
       credentials: { name: 'branch', password: 'hq-secret' },
