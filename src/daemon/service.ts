@@ -273,8 +273,9 @@ export class Service {
       if (event.type === 'terminated' && open !== undefined) {
         const cause = this.stopping
           ? 'admin-reboot'
-          : event.reason.startsWith('Killed by administrator')
-            ? 'admin-reset'
+          : /^(Killed by administrator|User request)/.test(event.reason)
+            ? // An operator ended it here: `sessions kill` or `hangup`.
+              'admin-reset'
             : terminateCauseFromReason(event.reason);
         void open.stop(counters(), cause);
         open = undefined;
