@@ -45,6 +45,8 @@ export interface DemoOptions {
 
 const SECRET_TEXT = 'demo-only-secret';
 const HQ_WAN = '10.250.0.1';
+/** Without root, port 1723 cannot be bound: the demo's PPTP uses this one on loopback. */
+const UNPRIVILEGED_PPTP_PORT = 17230;
 const BRANCH_WAN = '10.250.0.2';
 
 interface Instance {
@@ -81,18 +83,16 @@ function configs(dir: string, lines: Record<string, string>, full: boolean) {
           remoteAddress: '10.98.0.2',
         },
       },
-      ...(full
-        ? [
-            {
-              name: 'remote-workers',
-              type: 'pptp',
-              role: 'server',
-              listen: HQ_WAN,
-              pool: '10.99.0.10-10.99.0.50',
-              ppp: { ...common, require: ['mschap-v2'], localAddress: '10.99.0.1' },
-            },
-          ]
-        : []),
+      {
+        name: 'remote-workers',
+        type: 'pptp',
+        role: 'server',
+        // Without root: loopback and an unprivileged port, to show the control connection.
+        listen: full ? HQ_WAN : '127.0.0.1',
+        port: full ? 1723 : UNPRIVILEGED_PPTP_PORT,
+        pool: '10.99.0.10-10.99.0.50',
+        ppp: { ...common, require: ['mschap-v2'], localAddress: '10.99.0.1' },
+      },
     ],
   };
   const branch = {
@@ -111,18 +111,15 @@ function configs(dir: string, lines: Record<string, string>, full: boolean) {
         holdoff: 2,
         ppp: { ...common, user: 'branch', allow: ['mschap-v2'] },
       },
-      ...(full
-        ? [
-            {
-              name: 'hq-vpn',
-              type: 'pptp',
-              role: 'client',
-              server: HQ_WAN,
-              holdoff: 2,
-              ppp: { ...common, user: 'branch', allow: ['mschap-v2'] },
-            },
-          ]
-        : []),
+      {
+        name: 'hq-vpn',
+        type: 'pptp',
+        role: 'client',
+        server: full ? HQ_WAN : '127.0.0.1',
+        port: full ? 1723 : UNPRIVILEGED_PPTP_PORT,
+        holdoff: full ? 2 : 10,
+        ppp: { ...common, user: 'branch', allow: ['mschap-v2'] },
+      },
     ],
   };
   const secrets = {
@@ -158,8 +155,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       'running what needs no privileges: both routers negotiate PPP (LCP, MS-CHAPv2, IPCP, MPPE) over the',
     );
     say(
-      'simulated modem line, without TUN devices. Run as root (sudo npm start) for the whole router.',
+      'simulated modem line without TUN devices, and the PPTP client opens its control connection',
     );
+    say(
+      'and call to the server on loopback; the call stops short of GRE, which needs CAP_NET_RAW.',
+    );
+    say('Run as root (sudo npm start) for the whole router.');
   }
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'branchlink-demo-'));
   mkdirSync(dir, { recursive: true });
@@ -253,31 +254,54 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
     const statusOf = async (i: Instance): Promise<StatusReport> =>
       (await callService(i.socket, { command: 'status' })) as StatusReport;
+    // Without root only the modem link can reach Network; the PPTP link's status says why not.
     const allUp = async (): Promise<boolean> =>
-      (await statusOf(branchInstance)).links.every((l) => l.phase === 'network');
+      (await statusOf(branchInstance)).links
+        .filter((l) => full || l.type === 'dialup')
+        // Network begins before IPCP has agreed the addresses: wait for those too.
+        .every((l) => l.phase === 'network' && l.remoteIp !== null);
     const t0 = Date.now();
     if (await waitFor(allUp, 60_000)) {
+      const which = full ? 'every link' : 'the modem link';
       say(
-        `every link of the branch router reached Network in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+        `${which} of the branch router reached Network in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
       );
+      if (!full) {
+        // Let the PPTP client make its first attempt, so its reason shows in the table.
+        await waitFor(
+          async () =>
+            (await statusOf(branchInstance)).links.some(
+              (l) => l.type === 'pptp' && l.lastError !== null,
+            ),
+          10_000,
+        );
+      }
       const report = await statusOf(branchInstance);
       out.write(renderStatusTable(report, false));
       if (full && branchNs) {
         for (const link of report.links) {
           if (!link.remoteIp) continue;
-          const r = await run('ip', [
-            'netns',
-            'exec',
-            branchNs.name,
-            'ping',
-            '-c',
-            '3',
-            '-W',
-            '2',
-            link.remoteIp,
-          ]).catch((e: CommandError) => ({ stdout: e.stdout, stderr: e.stderr }));
-          const summary =
-            r.stdout.split('\n').find((l) => l.includes('packets transmitted')) ?? r.stderr.trim();
+          // A link is in Network as soon as IPCP opens; its TUN device follows a moment
+          // later. Ask a few times before calling the ping a failure.
+          let summary = '';
+          for (let attempt = 0; attempt < 5; attempt++) {
+            const r = await run('ip', [
+              'netns',
+              'exec',
+              branchNs.name,
+              'ping',
+              '-c',
+              '3',
+              '-W',
+              '2',
+              link.remoteIp,
+            ]).catch((e: CommandError) => ({ stdout: e.stdout, stderr: e.stderr }));
+            summary =
+              r.stdout.split('\n').find((l) => l.includes('packets transmitted')) ??
+              r.stderr.trim();
+            if (/ 0% packet loss/.test(summary)) break;
+            await new Promise((resolve) => setTimeout(resolve, 500));
+          }
           say(`ping ${link.remoteIp} across ${link.name}: ${summary}`);
         }
       }

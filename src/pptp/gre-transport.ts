@@ -75,11 +75,26 @@ export class GreTransport {
   private static sharedInstance: GreTransport | undefined;
 
   /**
+   * Why no GRE can flow (the raw socket could not be opened), or undefined when it can.
+   * Control connections still work without it; calls are then refused with this reason.
+   */
+  unavailable: string | undefined;
+
+  /**
    * The process-wide transport, opened on first use (needs CAP_NET_RAW) and never closed
-   * (see the file comment). Throws if the raw socket cannot be opened.
+   * (see the file comment). Without the privilege it is a transport that carries nothing
+   * and says why in `unavailable`, so that the control connection can still be tried.
    */
   static shared(): GreTransport {
-    GreTransport.sharedInstance ??= new GreTransport(RawGreSocket.open());
+    if (GreTransport.sharedInstance === undefined) {
+      try {
+        GreTransport.sharedInstance = new GreTransport(RawGreSocket.open());
+      } catch (e) {
+        const t = new GreTransport(new NoGreSocket());
+        t.unavailable = `cannot open the raw GRE socket (IP protocol 47): ${e instanceof Error ? e.message : String(e)} — PPTP calls need CAP_NET_RAW (run as root)`;
+        GreTransport.sharedInstance = t;
+      }
+    }
     return GreTransport.sharedInstance;
   }
 
@@ -142,6 +157,16 @@ export class GreTransport {
       payload: Buffer.from(p.payload),
     });
   }
+}
+
+/** A socket for a process without CAP_NET_RAW: sends nowhere, receives nothing. */
+class NoGreSocket implements GreSocket {
+  sendErrors = 0;
+  send(): void {
+    this.sendErrors++;
+  }
+  onPacket(): void {}
+  close(): void {}
 }
 
 function normaliseAddress(address: string): string {

@@ -70,6 +70,8 @@ export type PptpDialStage =
   | 'start'
   /** The Outgoing-Call-Request was refused or timed out, or the connection died meanwhile. */
   | 'call'
+  /** The call came up but GRE cannot flow (no raw socket: CAP_NET_RAW missing). */
+  | 'gre'
   | 'aborted';
 
 export class PptpDialError extends Error {
@@ -194,6 +196,14 @@ export function dialPptp(options: PptpClientOptions): Promise<PptpCallLink> {
             return;
           }
           case 'call-up': {
+            if (transport.unavailable !== undefined) {
+              // The control connection and the call worked; the data cannot: say so.
+              dropEarly();
+              const why = transport.unavailable;
+              d.act((c, now) => c.clearCall(e.call.callId, now, 'no GRE socket'));
+              fail('gre', why);
+              return;
+            }
             const info: PptpCallInfo = {
               role: 'client',
               peerAddress: socket.remoteAddress ?? options.server,

@@ -217,6 +217,11 @@ export class PptpServer {
         );
         return;
       case 'call-up': {
+        if (this.transport.unavailable !== undefined) {
+          this.log.warn(`pptp: refusing the call from ${peer}: ${this.transport.unavailable}`);
+          void this.clearCall(conn, e.call.callId, 'no GRE socket');
+          return;
+        }
         this.statsValue.callsAccepted++;
         const info: PptpCallInfo = {
           role: 'server',

@@ -61,7 +61,9 @@ describe.skipIf(!isRoot())('the default demo (npm start), headless', () => {
       'both branch links in network',
       async () => {
         const s = await statusJson(socket);
-        return s.links.length === 2 && s.links.every((l) => l.phase === 'network') ? s : undefined;
+        // Network begins before IPCP has agreed the addresses: those are part of "up".
+        const up = s.links.every((l) => l.phase === 'network' && l.remoteIp !== null);
+        return s.links.length === 2 && up ? s : undefined;
       },
       NETWORK_BOUND_MS - (Date.now() - startedAt),
       250,

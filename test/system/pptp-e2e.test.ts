@@ -371,7 +371,8 @@ describe.skipIf(!isRoot)('PPTP end to end: branchlink client ↔ branchlink PNS'
       `all ${MANY} client links to reach Network`,
       async () => {
         const r = await workers.status();
-        return r.links.every((l) => l.phase === 'network') ? r : undefined;
+        // Network begins before IPCP agrees the addresses: wait for those too.
+        return r.links.every((l) => l.phase === 'network' && l.remoteIp !== null) ? r : undefined;
       },
       90_000,
       250,

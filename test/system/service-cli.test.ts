@@ -46,7 +46,11 @@ const phaseOf = async (r: Router, name: string): Promise<string> =>
 
 async function allNetwork(r: Router): Promise<StatusReport | undefined> {
   const s = await r.status();
-  return s.links.every((l) => l.phase === 'network') ? s : undefined;
+  // Network begins before IPCP agrees the addresses; a link is up once it has them
+  // (a PPTP server has no remote address of its own: its sessions do).
+  const up = (l: StatusReport['links'][number]) =>
+    l.phase === 'network' && (l.role === 'server' || l.remoteIp !== null);
+  return s.links.every(up) ? s : undefined;
 }
 
 interface RouteEntry {
