@@ -293,6 +293,35 @@ describe('PPTP server and client over loopback', () => {
     expect(err.stage).toBe('connect');
   });
 
+  it('without a GRE socket still runs the control connection, then refuses the call saying why', async () => {
+    const h = await harness();
+    h.clientGre.unavailable = 'cannot open the raw GRE socket: needs CAP_NET_RAW';
+    const err = await dialPptp({ server: SERVER, port: h.port, transport: h.clientGre }).catch(
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(PptpDialError);
+    expect(err.stage).toBe('gre');
+    expect(err.message).toContain('needs CAP_NET_RAW');
+    // The server saw a whole control connection and call before the client cleared it.
+    await until(() => h.server.stats.controlConnections === 0, 'connection closed');
+    expect(
+      h.logs.lines.some((l) => l.includes('control connection from') && l.includes(' up ')),
+    ).toBe(true);
+    expect(h.calls).toHaveLength(1);
+  });
+
+  it('a server without a GRE socket clears each call at once, saying why in its log', async () => {
+    const h = await harness();
+    h.serverGre.unavailable = 'cannot open the raw GRE socket: needs CAP_NET_RAW';
+    const link = await dialPptp({ server: SERVER, port: h.port, transport: h.clientGre });
+    const reason = await link.whenDown();
+    expect(reason).toMatch(/disconnected|cleared|closed/);
+    expect(h.calls).toHaveLength(0);
+    expect(h.logs.lines.some((l) => l.startsWith('warn') && l.includes('needs CAP_NET_RAW'))).toBe(
+      true,
+    );
+  });
+
   it('closes every connection politely on server shutdown', async () => {
     const h = await harness();
     const link = await dial(h);
