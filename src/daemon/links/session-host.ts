@@ -41,8 +41,10 @@ export interface RunningSession {
   readonly tracker: SessionTracker;
   /** Resolves with the reason once the session is Dead and the link released. */
   readonly finished: Promise<string>;
-  /** A capture currently attached, if any. */
+  /** A capture started with `branchlink capture`, if any. */
   capture: PcapWriter | undefined;
+  /** The link's configured capture (`ppp.capture`), independent of the command's. */
+  readonly configuredCapture: PcapWriter | undefined;
 }
 
 export interface LaunchOptions {
@@ -86,7 +88,10 @@ export function launchSession(
     link: ppp,
     authenticator: host.authenticator,
     ...(ipFactory ? { openIp: ipFactory } : {}),
-    tap: (direction, frame) => running.capture?.write(direction, frame),
+    tap: (direction, frame) => {
+      running.capture?.write(direction, frame);
+      running.configuredCapture?.write(direction, frame);
+    },
     onEvent: (event) => {
       tracker.observe(event);
       logEvent(log, event);
@@ -97,6 +102,7 @@ export function launchSession(
     onIpError: (error) => log.error({ err: error.message }, 'cannot bring up the IP interface'),
     onFinished: (reason) => {
       running.capture?.close();
+      running.configuredCapture?.close();
       resolveFinished(reason);
     },
   });
@@ -108,7 +114,10 @@ export function launchSession(
     driver,
     // Every session of the link adds to the configured file (a redial must not erase
     // the frames that show why the last session ended).
-    capture: link.ppp.capture ? new PcapWriter(link.ppp.capture, { append: true }) : undefined,
+    capture: undefined,
+    configuredCapture: link.ppp.capture
+      ? new PcapWriter(link.ppp.capture, { append: true })
+      : undefined,
   };
   log.info({ via: ppp.description }, 'starting PPP');
   driver.start();
