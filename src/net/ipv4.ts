@@ -3,6 +3,7 @@
  * "default"). Parsers return a Result: a bad address in a config file or from a
  * peer is a value to report, not an exception.
  */
+import { formatIpv4, parseIpv4 as parseCoreIpv4, prefixMask } from '../ppp/ipv4.js';
 import { type DecodeError, err, ok, type Result } from '../ppp/result.js';
 
 export interface Ipv4Prefix {
@@ -13,32 +14,19 @@ export interface Ipv4Prefix {
   readonly length: number;
 }
 
-const OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
-
-/** Parses strict dotted-quad text (no leading zeros, which some parsers read as octal). */
+/** Parses strict dotted-quad text (no leading zeros), with a reason when it is not one. */
 export function parseIpv4(text: string): Result<number, DecodeError> {
+  const value = parseCoreIpv4(text);
+  if (value !== undefined) return ok(value);
   const parts = text.split('.');
   if (parts.length !== 4) {
     return err('bad-address', `'${text}' is not an IPv4 address (expected four dotted octets)`);
   }
-  let value = 0;
-  for (const part of parts) {
-    if (!OCTET.test(part) || Number(part) > 255) {
-      return err('bad-address', `'${text}' is not an IPv4 address (bad octet '${part}')`);
-    }
-    value = value * 256 + Number(part);
-  }
-  return ok(value);
+  const bad = parts.find((p) => parseCoreIpv4(`${p}.0.0.0`) === undefined) ?? text;
+  return err('bad-address', `'${text}' is not an IPv4 address (bad octet '${bad}')`);
 }
 
-export function formatIpv4(value: number): string {
-  return [value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff].join('.');
-}
-
-/** Mask of a prefix length as an unsigned 32-bit integer. */
-export function prefixMask(length: number): number {
-  return length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0;
-}
+export { formatIpv4, prefixMask };
 
 /**
  * Parses "a.b.c.d/len", a bare address (a /32 host route) or "default" (0.0.0.0/0).

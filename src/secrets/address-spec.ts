@@ -3,11 +3,11 @@
  * CIDR blocks, pools ("10.9.0.10-10.9.0.100" or "10.9.0.0/24") and the chap-secrets
  * address column ('*' any, '-' none, or a list). Numbers are unsigned 32-bit, as in the core.
  */
-import { formatIpv4, parseIpv4 } from '../ppp/ipv4.js';
+import { formatIpv4, parseIpv4, prefixMask } from '../ppp/ipv4.js';
 
 /** A dotted quad without leading zeros (010.0.0.1 is octal to inet_aton: refuse, don't guess). */
 export function isIpv4(text: string): boolean {
-  return /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(text);
+  return parseIpv4(text) !== undefined;
 }
 
 export interface Cidr {
@@ -17,10 +17,6 @@ export interface Cidr {
   /** First and last address of the block, inclusive. */
   readonly first: number;
   readonly last: number;
-}
-
-function maskOf(prefix: number): number {
-  return prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
 }
 
 /** "10.0.0.0/24" → block; a bare address is a /32. Undefined when malformed. */
@@ -35,7 +31,7 @@ export function parseCidr(text: string): Cidr | undefined {
     prefix = Number(p);
   }
   const addr = parseIpv4(addrText)!;
-  const mask = maskOf(prefix);
+  const mask = prefixMask(prefix);
   const base = (addr & mask) >>> 0;
   return { base, prefix, first: base, last: (base | ~mask) >>> 0 };
 }
