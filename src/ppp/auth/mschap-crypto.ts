@@ -6,7 +6,8 @@
  * SHA-1 is Node's. LAN Manager responses are not implemented: this router always sends
  * the NT response with the use-NT flag, as pppd does, and refuses LM-only peers.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { constantTimeEqual } from '../crypto/constant-time.js';
 import { desEncrypt } from '../crypto/des.js';
 import { md4 } from '../crypto/md4.js';
 
@@ -156,12 +157,6 @@ export function checkAuthenticatorResponse(
     userName,
   );
   return constantTimeEqual(expected, received);
-}
-
-/** Constant-time equality that is false (not a throw) on a length mismatch. */
-export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  return timingSafeEqual(a, b);
 }
 
 /**

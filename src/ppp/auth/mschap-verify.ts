@@ -8,6 +8,7 @@
  * RADIUS does the authenticator side remotely; this file is for the local secrets store.
  */
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
+import { constantTimeEqual } from '../crypto/constant-time.js';
 import { mschapV1MppeKeys, mschapV2MppeKeys } from '../mppe-keys.js';
 import { err, ok, type Result } from '../result.js';
 import type {
@@ -18,7 +19,6 @@ import type {
 } from './authenticator.js';
 import {
   authenticatorResponseString,
-  constantTimeEqual,
   generateAuthenticatorResponse,
   generateNtResponse,
   hashNtPasswordHash,

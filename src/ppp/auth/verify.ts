@@ -3,7 +3,8 @@
  * authenticator shares (the lowdb store, tests). Comparisons are constant-time and
  * nothing here puts a secret into a reason or message.
  */
-import { timingSafeEqual } from 'node:crypto';
+
+import { constantTimeEqual } from '../crypto/constant-time.js';
 import type { AuthDecision, AuthRequest } from './authenticator.js';
 import { chapMd5Response } from './chap-md5.js';
 
@@ -11,15 +12,6 @@ export interface KnownSecret {
   readonly password?: string;
   /** NT password hash: serves MS-CHAP only. */
   readonly ntHash?: Buffer;
-}
-
-/** Constant-time equality that does not leak the length through an early return on content. */
-export function constantTimeEqual(a: Buffer, b: Buffer): boolean {
-  if (a.length !== b.length) {
-    timingSafeEqual(a, a);
-    return false;
-  }
-  return timingSafeEqual(a, b);
 }
 
 /** Verify PAP or CHAP-MD5 against a known password. MS-CHAP goes through mschap-verify. */

@@ -9,7 +9,8 @@
  * before reading. Codes and attribute types are const tables; an unknown number is data.
  * The log formatter lives beside this file (packet-log.ts).
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { constantTimeEqual } from '../../ppp/crypto/constant-time.js';
 import { err, ok, type Result } from '../../ppp/result.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -570,10 +571,6 @@ export function encryptMsChapMppeKeys(
 
 // ---------------------------------------------------------------------------------------------
 // Authenticators
-
-function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 /**
  * RFC 2865 §3 Response Authenticator: MD5(Code ‖ ID ‖ Length ‖ RequestAuth ‖ Attributes ‖
