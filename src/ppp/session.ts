@@ -154,8 +154,6 @@ export class PppSession {
   /** IP may not flow until CCP settles (MPPE up, or given up when optional). */
   private waitForCcp = false;
   private ipcpOpen = false;
-  private mppeInfo: { bits: MppeKeyBits; stateful: boolean } | undefined;
-  private peerDns: number[] = [];
   private lastResetRequest = Number.NEGATIVE_INFINITY;
 
   private authenticator: PapAuthenticator | ChapAuthenticator | undefined;
@@ -179,8 +177,6 @@ export class PppSession {
   private sendOptions: FrameEncodeOptions = UNCOMPRESSED;
   private peerMru = DEFAULT_MRU;
   private networkUp = false;
-  private localAddress = 0;
-  private remoteAddress = 0;
 
   readonly counters: SessionCounters = {
     framesIn: 0,
@@ -254,10 +250,7 @@ export class PppSession {
         requestDns: ipcp.requestDns ?? false,
       },
       {
-        up: (n) => {
-          this.localAddress = n.localAddress;
-          this.remoteAddress = n.remoteAddress;
-          this.peerDns = n.dns.slice();
+        up: () => {
           this.ipcpOpen = true;
           this.maybeIpUp();
         },
@@ -280,7 +273,6 @@ export class PppSession {
         if (keys === undefined) return;
         this.encrypter = new MppeEncrypter({ startKey: keys.send, ...agreed.send });
         this.decrypter = new MppeDecrypter({ startKey: keys.recv, ...agreed.recv });
-        this.mppeInfo = agreed.send;
         this.waitForCcp = false;
         this.emit({ type: 'mppe-up', ...agreed.send, recv: agreed.recv });
         // pppd with MPPE required opens its IPCP only once CCP is up (auth.c
@@ -301,24 +293,25 @@ export class PppSession {
 
   /** MPPE in force on this session, for status. */
   get mppe(): { bits: MppeKeyBits; stateful: boolean } | undefined {
-    return this.mppeInfo;
+    const e = this.encrypter;
+    return e ? { bits: e.bits, stateful: e.stateful } : undefined;
   }
 
   private maybeIpUp(): void {
     if (this.networkUp || !this.ipcpOpen || this.waitForCcp) return;
     this.networkUp = true;
+    const n = this.ipcpHandler.negotiated;
     this.emit({
       type: 'ip-up',
-      localAddress: formatIpv4(this.localAddress),
-      remoteAddress: formatIpv4(this.remoteAddress),
-      dns: this.peerDns.map(formatIpv4),
+      localAddress: formatIpv4(n.localAddress),
+      remoteAddress: formatIpv4(n.remoteAddress),
+      dns: n.dns.map(formatIpv4),
     });
   }
 
   private mppeDown(): void {
     this.encrypter = undefined;
     this.decrypter = undefined;
-    this.mppeInfo = undefined;
     if (this.mppePolicy.required && this.phaseValue === 'network') {
       // Never let IP fall back to the clear on a link that requires MPPE.
       this.waitForCcp = true;
@@ -340,8 +333,9 @@ export class PppSession {
   }
 
   get addresses(): { local: string; remote: string } | undefined {
+    const n = this.ipcpHandler.negotiated;
     return this.networkUp
-      ? { local: formatIpv4(this.localAddress), remote: formatIpv4(this.remoteAddress) }
+      ? { local: formatIpv4(n.localAddress), remote: formatIpv4(n.remoteAddress) }
       : undefined;
   }
 

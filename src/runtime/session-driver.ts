@@ -59,11 +59,9 @@ export class SessionDriver {
   private finishWaiters: (() => void)[] = [];
   readonly startedAt = Date.now();
   private readonly clock: () => number;
-  private tapFn: ((direction: 'sent' | 'rcvd', frame: Buffer) => void) | undefined;
 
   constructor(private readonly options: SessionDriverOptions) {
     this.clock = options.clock ?? (() => performance.now());
-    this.tapFn = options.tap;
   }
 
   get session(): PppSession {
@@ -102,13 +100,8 @@ export class SessionDriver {
     if (this.options.link.admitIp?.() === false) return;
     const frame = this.options.session.encapsulateIp(packet);
     if (frame === undefined) return;
-    this.tapFn?.('sent', frame);
+    this.options.tap?.('sent', frame);
     this.options.link.send(frame);
-  }
-
-  /** Install or remove a frame tap at run time (`branchlink capture`). */
-  setTap(tap: ((direction: 'sent' | 'rcvd', frame: Buffer) => void) | undefined): void {
-    this.tapFn = tap;
   }
 
   /** Close administratively; resolves when the session is Dead and the link released. */
@@ -131,7 +124,7 @@ export class SessionDriver {
   }
 
   private onFrame(frame: Buffer): void {
-    this.tapFn?.('rcvd', frame);
+    this.options.tap?.('rcvd', frame);
     const packet = this.options.session.handleFrame(frame, this.clock());
     if (packet !== undefined) {
       this.ip?.write(packet);
@@ -143,7 +136,7 @@ export class SessionDriver {
   private flush(): void {
     const s = this.options.session;
     for (let f = s.pollTransmit(); f !== undefined; f = s.pollTransmit()) {
-      this.tapFn?.('sent', f);
+      this.options.tap?.('sent', f);
       this.options.link.send(f);
     }
     for (let r = s.pollAuthRequest(); r !== undefined; r = s.pollAuthRequest())
