@@ -9,12 +9,13 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, createReadStream, writeFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { callService } from '../../../src/cli/control-client.js';
 import type { LinkStatus, StatusReport } from '../../../src/daemon/status.js';
+import { sleep, waitUntil, writeJson } from '../../system/fixtures/branchlink.js';
 import { type RunResult, run } from './host.js';
 import { type PeerVm, REPO_DIR } from './vm.js';
 
@@ -24,10 +25,8 @@ function tsxLoader(): string {
   return pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 }
 
-export function writeJson(path: string, value: unknown, mode = 0o600): void {
-  writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`, { mode });
-  chmodSync(path, mode);
-}
+// The same small helpers the system tests use.
+export { sleep, waitUntil, writeJson };
 
 export interface SecretEntry {
   readonly client: string;
@@ -47,34 +46,6 @@ export function writeSecrets(path: string, entries: readonly SecretEntry[]): voi
       addresses: e.addresses ?? '*',
     })),
   });
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Polls `fn` until it returns something other than undefined/false; bounded. */
-export async function waitUntil<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs: number,
-  intervalMs = 250,
-): Promise<T> {
-  const end = performance.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      lastError = e;
-    }
-    if (performance.now() > end) {
-      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
-    }
-    await sleep(intervalMs);
-  }
 }
 
 /** A `branchlink run` process in the peer VM's namespace. */
