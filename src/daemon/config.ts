@@ -20,11 +20,11 @@ import { isIpv4, parseCidr, parseIpv4, parsePool } from '../secrets/address-spec
 import {
   type ConfigError,
   jsonSyntaxError,
+  labelledPathRenderer,
   msg,
   parseJsonText,
   printable,
   renderIssues,
-  renderPath,
 } from '../secrets/file-errors.js';
 import { RadiusConfigSchema } from '../secrets/radius/config.js';
 import { strict } from '../secrets/schema.js';
@@ -396,15 +396,7 @@ function linkLabel(input: unknown, index: number): string | undefined {
 
 /** `links[2] (link 'hq').ppp.mru` */
 function configPathRenderer(input: unknown) {
-  return (path: readonly PropertyKey[]): string => {
-    if (path[0] === 'links' && typeof path[1] === 'number') {
-      const label = linkLabel(input, path[1]);
-      const head = label ? `links[${path[1]}] (link '${label}')` : `links[${path[1]}]`;
-      const rest = renderPath(path.slice(2));
-      return rest === '' ? head : rest.startsWith('[') ? head + rest : `${head}.${rest}`;
-    }
-    return renderPath(path);
-  };
+  return labelledPathRenderer('links', 'link', (index) => linkLabel(input, index));
 }
 
 function parseLink(

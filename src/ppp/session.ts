@@ -552,19 +552,9 @@ export class PppSession {
   // ── Control protocols ────────────────────────────────────────────────────
 
   private handleControlFrame(protocol: number, information: Buffer): void {
-    const lcpState = this.lcp.state;
-    if (protocol === Protocol.LCP) {
-      const packet = decodeControlPacket(information);
-      if (!packet.ok) {
-        this.counters.malformed++;
-        return;
-      }
-      this.trace('rcvd', protocol, information);
-      this.lcp.receive(packet.value);
-      return;
-    }
+    if (protocol === Protocol.LCP) return this.receiveControl(this.lcp, protocol, information);
     // RFC 1661 §3.4: until LCP is Opened, everything else is silently discarded.
-    if (lcpState !== 'opened') {
+    if (this.lcp.state !== 'opened') {
       this.counters.outOfPhase++;
       return;
     }
@@ -580,27 +570,20 @@ export class PppSession {
           this.counters.outOfPhase++;
           return;
         }
-        return this.receiveNcp(this.ccp, protocol, information);
-      case Protocol.IPCP: {
+        return this.receiveControl(this.ccp, protocol, information);
+      case Protocol.IPCP:
         if (this.phaseValue !== 'network') {
           this.counters.outOfPhase++;
           return;
         }
-        const packet = decodeControlPacket(information);
-        if (!packet.ok) {
-          this.counters.malformed++;
-          return;
-        }
-        this.trace('rcvd', protocol, information);
-        this.ipcp.receive(packet.value);
-        return;
-      }
+        return this.receiveControl(this.ipcp, protocol, information);
       default:
         return this.sendProtocolReject(protocol, information);
     }
   }
 
-  private receiveNcp(fsm: Fsm, protocol: number, information: Buffer): void {
+  /** A packet for one of the automata (LCP, IPCP, CCP). */
+  private receiveControl(fsm: Fsm, protocol: number, information: Buffer): void {
     const packet = decodeControlPacket(information);
     if (!packet.ok) {
       this.counters.malformed++;

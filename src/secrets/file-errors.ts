@@ -438,3 +438,25 @@ export function jsonSyntaxError(file: string, problem: JsonSyntaxProblem): Confi
     message: `invalid JSON: ${problem.message}`,
   };
 }
+
+/**
+ * Renders a path into a list of named records with the record's name beside its index,
+ * e.g. `links[2] (link 'hq').ppp.mru` or `secrets[0] (client 'alice').addresses[1]`.
+ */
+export function labelledPathRenderer(
+  collection: string,
+  noun: string,
+  labelOf: (index: number) => string | undefined,
+): (path: readonly PropertyKey[]) => string {
+  return (path) => {
+    if (path[0] === collection && typeof path[1] === 'number') {
+      const label = labelOf(path[1]);
+      const head = label
+        ? `${collection}[${path[1]}] (${noun} '${label}')`
+        : `${collection}[${path[1]}]`;
+      const rest = renderPath(path.slice(2));
+      return rest === '' ? head : rest.startsWith('[') ? head + rest : `${head}.${rest}`;
+    }
+    return renderPath(path);
+  };
+}

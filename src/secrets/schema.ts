@@ -16,11 +16,11 @@ import {
   allowedKeysMessage,
   type ConfigError,
   jsonSyntaxError,
+  labelledPathRenderer,
   msg,
   parseJsonText,
   printable,
   renderIssues,
-  renderPath,
 } from './file-errors.js';
 
 /** A strict object: unknown keys are errors, reported with a "did you mean" hint. */
@@ -123,15 +123,7 @@ function clientLabel(input: unknown, index: number): string | undefined {
 
 /** `secrets[2] (client 'alice').addresses[0]` */
 function secretsPathRenderer(input: unknown) {
-  return (path: readonly PropertyKey[]): string => {
-    if (path[0] === 'secrets' && typeof path[1] === 'number') {
-      const label = clientLabel(input, path[1]);
-      const head = label ? `secrets[${path[1]}] (client '${label}')` : `secrets[${path[1]}]`;
-      const rest = renderPath(path.slice(2));
-      return rest === '' ? head : rest.startsWith('[') ? head + rest : `${head}.${rest}`;
-    }
-    return renderPath(path);
-  };
+  return labelledPathRenderer('secrets', 'client', (index) => clientLabel(input, index));
 }
 
 /** Validates parsed JSON; checks duplicates and that each record can authenticate someone. */
