@@ -63,10 +63,8 @@ function groupOf(link: LinkConfig): LinkGroup {
 
 export class Service {
   private readonly runners = new Map<string, LinkRunner>();
-  private readonly failovers = new Map<
-    string,
-    { policy: FailoverPolicy; timer?: NodeJS.Timeout; primaryUp: boolean }
-  >();
+  /** Backup link name → its failover policy (which knows whether the primary is up). */
+  private readonly failovers = new Map<string, FailoverPolicy>();
   private control: ControlServer | undefined;
   private stopping: Promise<void> | undefined;
   private readonly startedAt = new Date();
@@ -291,7 +289,7 @@ export class Service {
    * and from whether the backup was in use, unless the backup link itself was restarted.
    */
   private startFailovers(
-    previous: ReadonlyMap<string, { policy: FailoverPolicy }> = new Map(),
+    previous: ReadonlyMap<string, FailoverPolicy> = new Map(),
     restarted: ReadonlySet<string> = new Set(),
   ): void {
     const now = Date.now();
@@ -300,29 +298,24 @@ export class Service {
       const failover = link.failover ?? { downSeconds: 30, upSeconds: 60 };
       const primaryUp = this.runners.get(link.backupFor)?.isUp ?? false;
       const backupActive =
-        !restarted.has(link.name) && previous.get(link.name)?.policy.backupWanted === true;
-      this.failovers.set(link.name, {
-        policy: new FailoverPolicy(failover, now, { primaryUp, backupActive }),
-        primaryUp,
-      });
+        !restarted.has(link.name) && previous.get(link.name)?.backupWanted === true;
+      this.failovers.set(link.name, new FailoverPolicy(failover, now, { primaryUp, backupActive }));
     }
     if (this.failovers.size > 0) this.failoverTick = setInterval(() => this.failoverTimers(), 1000);
   }
 
   private primaryChanged(primaryName: string): void {
-    for (const [backupName, f] of this.failovers) {
-      const backup = this.runners.get(backupName);
-      if (backup?.config.backupFor !== primaryName) continue;
+    for (const [backupName, policy] of this.failovers) {
+      if (this.runners.get(backupName)?.config.backupFor !== primaryName) continue;
+      // The policy ignores a report that does not change the primary's state.
       const up = this.runners.get(primaryName)?.isUp ?? false;
-      if (up === f.primaryUp) continue;
-      f.primaryUp = up;
-      this.applyFailover(backupName, f.policy.primary(up, Date.now()));
+      this.applyFailover(backupName, policy.primary(up, Date.now()));
     }
   }
 
   private failoverTimers(): void {
-    for (const [backupName, f] of this.failovers)
-      this.applyFailover(backupName, f.policy.handleTimeout(Date.now()));
+    for (const [backupName, policy] of this.failovers)
+      this.applyFailover(backupName, policy.handleTimeout(Date.now()));
   }
 
   private applyFailover(
